@@ -1,0 +1,48 @@
+/**
+ * The one way JSON from outside (registries, layouts, token servers) becomes typed data: strict
+ * UTF-8, JSON.parse, then a zod schema. Parse, don't validate: callers get readonly typed values or
+ * an RktError saying which document was wrong and where.
+ */
+import type { z } from "zod";
+import { RktError, type ErrorKind } from "../../lib/errors.js";
+
+/**
+ * Decodes `bytes` as a UTF-8 JSON document described by `schema`. `what` names the document in
+ * errors ("manifest of docker://redis"); `kind` is the error kind (default "invalid-argument").
+ *
+ * @example
+ * const config = parseDocument(bytes, imageConfigSchema, "image config sha256:...");
+ */
+export function parseDocument<T>(bytes: Uint8Array, schema: z.ZodType<T>, what: string, kind: ErrorKind = "invalid-argument"): T {
+  const value = decodeJson(bytes, what, kind);
+  const result = schema.safeParse(value);
+  if (!result.success) {
+    throw new RktError(kind, `invalid ${what}: ${formatIssues(result.error)}`);
+  }
+  return result.data;
+}
+
+/** Strict UTF-8 decode plus JSON.parse, with the document named in the error. */
+export function decodeJson(bytes: Uint8Array, what: string, kind: ErrorKind = "invalid-argument"): unknown {
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new RktError(kind, `invalid ${what}: not UTF-8 text`);
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    throw new RktError(kind, `invalid ${what}: not JSON (${err instanceof Error ? err.message : String(err)})`);
+  }
+}
+
+/** The first few issues of a zod error as `path: message`, one line. */
+export function formatIssues(error: z.ZodError): string {
+  const shown = error.issues.slice(0, 3).map((issue) => {
+    const path = issue.path.length === 0 ? "(document)" : issue.path.map(String).join(".");
+    return `${path}: ${issue.message}`;
+  });
+  const more = error.issues.length > 3 ? ` (and ${error.issues.length - 3} more)` : "";
+  return shown.join("; ") + more;
+}
