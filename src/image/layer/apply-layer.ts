@@ -1,0 +1,615 @@
+/**
+ * Applying one OCI layer changeset (image-spec layer.md, "Applying Changesets") to a directory,
+ * treating the tar as hostile: nothing it says can create, change or delete anything outside the
+ * root.
+ */
+import { constants as fsConstants } from "node:fs";
+import { chmod, lchown, link, lstat, lutimes, mkdir, open, readdir, realpath, rm, symlink, unlink } from "node:fs/promises";
+import { isAbsolute, join, relative } from "node:path";
+import type { Readable } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { extract as tarExtract } from "tar-stream";
+import { z } from "zod";
+import { describe, errnoCode, RktError, wrap } from "../../lib/errors.js";
+import { lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from "../../sys/libc.js";
+import { TarHeaderScanner } from "./_tar-header-scanner.js";
+import { decompress } from "./decompress.js";
+import { MAX_PATH_BYTES, parseEntryPath, quoteName } from "./entry-path.js";
+import { secureJoin } from "./secure-join.js";
+import { OVERLAY_OPAQUE_XATTR, parseWhiteout, type Whiteout } from "./whiteout.js";
+
+/** The largest PAX extended header rkt reads (tar-stream alone would take 4 MiB). */
+export const MAX_PAX_HEADER_BYTES = 1024 * 1024;
+/** Linux XATTR_NAME_MAX and XATTR_SIZE_MAX. */
+const MAX_XATTR_NAME_BYTES = 255;
+const MAX_XATTR_VALUE_BYTES = 64 * 1024;
+
+export interface ApplyLayerOptions {
+  /** The directory to apply the layer to. Must exist; in "overlay" mode it must be empty. */
+  readonly root: string;
+  /**
+   * "flatten": apply onto a tree that already holds the lower layers; whiteouts delete from it.
+   * "overlay": unpack this layer alone into an empty directory that will be an overlayfs lowerdir
+   * above the lower layers' directories; whiteouts become overlayfs whiteouts (a 0/0 character
+   * device, the `trusted.overlay.opaque=y` xattr).
+   */
+  readonly mode: "overlay" | "flatten";
+  /** The layer's media type, if known: a hint for decompression (see `decompress`). */
+  readonly mediaType?: string;
+  readonly signal?: AbortSignal;
+  /** Told about things skipped that a user may want to know (xattrs the file system refused). */
+  readonly onWarning?: (message: string) => void;
+}
+
+export interface ApplyLayerResult {
+  /** Tar entries applied, whiteouts included. */
+  readonly entries: number;
+  /** Bytes of regular file content written. */
+  readonly bytes: number;
+}
+
+/**
+ * Applies a layer blob (plain tar, tar+gzip or tar+zstd, sniffed; see `decompress`) to
+ * `options.root`.
+ *
+ * Semantics (image-spec layer.md):
+ * - "Changeset over existing files": a directory entry over an existing directory merges into it
+ *   and replaces its attributes; any other entry first removes whatever is at its path (a whole
+ *   subtree if that was a directory), then creates itself. Existing files are never written to:
+ *   a later entry cannot write through a hard link, a device node or a symlink.
+ * - Regular files, directories, symlinks, hard links, character and block devices and FIFOs keep
+ *   mode (setuid, setgid and sticky included), uid/gid (PAX `uid`/`gid` win over the header),
+ *   mtime (PAX `mtime` too; atime is set to it) and `SCHILY.xattr.*` extended attributes, except
+ *   `security.*` other than `security.capability` (labels are host policy) and overlayfs's own
+ *   `trusted.overlay.*` / `user.overlay.*` (a layer could otherwise forge opaque dirs or
+ *   redirects). Directory times are set once the whole layer is in, since adding children
+ *   changes them. Hard links carry no attributes of their own.
+ * - "Whiteouts": `.wh.NAME` and `.wh..wh..opq` only ever apply to lower layers, wherever they
+ *   appear in the tar. In "flatten" mode the applier remembers every path this layer created (and
+ *   their parents) and deletes only what it did not create: an opaque marker that comes after this
+ *   layer's own children of the directory leaves those children alone. In "overlay" mode nothing
+ *   is deleted: `.wh.NAME` becomes a 0/0 character device (or, when this layer itself has a
+ *   directory NAME, makes it opaque), and `.wh..wh..opq` sets `trusted.overlay.opaque=y`. No
+ *   `.wh.*` file is ever created. Docker's AUFS bookkeeping (`.wh..wh.*`) is ignored.
+ *
+ * Hostile content. Rejected with an "invalid-argument" RktError naming the entry (the layer is
+ * refused; the caller discards the partly applied root):
+ * - names or hard link targets with a `..` component, NUL bytes, more than 4096 bytes, or a
+ *   component over 255 bytes; whiteouts named `.wh.`, `.wh..` or `.wh...`;
+ * - a non-directory entry for the root itself; a hard link to the root, to a directory, to itself
+ *   or to a path that does not exist inside the root (in "overlay" mode: in this layer);
+ * - a path whose parent exists but is not a directory, symlink loops, symlinks without target;
+ * - PAX headers over 1 MiB, GNU long names over 4096 bytes, empty or malformed ones, sizes past
+ *   2^53, unknown entry types (GNU sparse, volume labels), xattr names over 255 or values over
+ *   64 KiB bytes.
+ * Neutralized (applied, but kept inside the root):
+ * - leading `/` on names (taken relative to the root);
+ * - symlinks anywhere in a path, planted by this layer or a lower one (including absolute ones
+ *   and `../../..`): resolved inside the root as if it were `/` (see `secureJoin`); a symlink as
+ *   the last component is replaced, never followed;
+ * - hard links through symlinked parents: resolved the same way;
+ * - device nodes: created inside the root (as any tar would) but never opened, and replaced, not
+ *   written through, by later entries.
+ *
+ * The tree must not change under the applier while it runs (no container uses it). On any error
+ * or abort the input stream is destroyed (never left paused half-read) and no work is left
+ * running when the promise settles; the root is then partly applied and should be removed.
+ *
+ * @example
+ * const { entries, bytes } = await applyLayer(createReadStream(blobPath), {
+ *   root: "/var/lib/rkt/layers/sha256-abc/rootfs",
+ *   mode: "overlay",
+ *   mediaType: "application/vnd.oci.image.layer.v1.tar+gzip",
+ *   signal,
+ * });
+ */
+export async function applyLayer(tarStream: Readable, options: ApplyLayerOptions): Promise<ApplyLayerResult> {
+  try {
+    options.signal?.throwIfAborted();
+  } catch (err) {
+    tarStream.destroy();
+    throw err;
+  }
+  let root: string;
+  try {
+    root = await checkRoot(options.root, options.mode);
+  } catch (err) {
+    tarStream.destroy();
+    throw err;
+  }
+  const scanner = new TarHeaderScanner({ maxPaxBytes: MAX_PAX_HEADER_BYTES, maxNameBytes: MAX_PATH_BYTES });
+  const applier = new LayerApplier(root, options.mode, scanner, options.onWarning ?? (() => undefined));
+  const extract = tarExtract();
+  let inFlight: Promise<void> = Promise.resolve();
+  let failure: Error | undefined;
+  extract.on("entry", (header: unknown, entry: EntrySource, next: (error?: Error | null) => void) => {
+    // When the tar ends mid-entry, tar-stream destroys the entry with an error: reading it then
+    // fails (and that failure is reported), but an 'error' event with no listener would crash
+    // the process first. tar-stream's own iterator does the same.
+    entry.on("error", () => undefined);
+    inFlight = applier.apply(header, entry, options.signal).then(
+      () => next(),
+      (err: unknown) => {
+        const error = err instanceof Error ? err : new RktError("internal", String(err));
+        // If the tar reader already failed (a truncated tar), this entry failed because of it:
+        // report the reader's error, not "stream destroyed".
+        if (!extract.destroying) failure ??= error;
+        // Destroys the extract, and with it the pipeline and the input.
+        next(error);
+      },
+    );
+  });
+  try {
+    const stages = [tarStream, decompress({ mediaType: options.mediaType }), scanner, extract] as const;
+    await (options.signal === undefined ? pipeline(stages) : pipeline(stages, { signal: options.signal }));
+  } catch (err) {
+    tarStream.destroy();
+    // Settle the entry being applied before reporting, so nothing touches the tree afterwards.
+    await inFlight;
+    // An abort makes the entry being applied fail too; report the abort, not that.
+    if (options.signal?.aborted === true) throw err;
+    throw failure ?? readError(err);
+  }
+  await inFlight;
+  if (failure !== undefined) throw failure;
+  await applier.finish();
+  return { entries: applier.entries, bytes: applier.bytes };
+}
+
+/**
+ * An error from the stream stages: tar-stream's own (plain Errors without a code: "Invalid tar
+ * header", "Unexpected end of data") mean the layer is not a valid tar; the rest (the input's
+ * I/O errors) keep their kind.
+ */
+function readError(err: unknown): RktError {
+  if (err instanceof RktError) return err;
+  if (errnoCode(err) !== undefined) return wrap("reading layer", err);
+  return new RktError("invalid-argument", `layer is not a valid tar: ${describe(err)}`, { cause: err });
+}
+
+async function checkRoot(root: string, mode: ApplyLayerOptions["mode"]): Promise<string> {
+  if (!isAbsolute(root)) throw new RktError("invalid-argument", `applying layer: root ${JSON.stringify(root)} is not an absolute path`);
+  let real: string;
+  try {
+    // The root itself is rkt's choice, not the layer's: resolving host symlinks in it is fine.
+    real = await realpath(root);
+    if (!(await lstat(real)).isDirectory()) throw new RktError("invalid-argument", `applying layer: ${root} is not a directory`);
+    if (mode === "overlay" && (await readdir(real)).length > 0) {
+      throw new RktError("failed-precondition", `applying layer: ${root} is not empty`, {
+        hint: "overlay mode unpacks one layer into a new, empty directory",
+      });
+    }
+  } catch (err) {
+    if (err instanceof RktError) throw err;
+    throw wrap(`applying layer to ${root}`, err);
+  }
+  return real;
+}
+
+/** tar-stream's header object, parsed at the boundary (its typings omit `pax` and `byteOffset`). */
+const TarHeaderSchema = z.object({
+  name: z.string(),
+  type: z
+    .enum(["file", "link", "symlink", "character-device", "block-device", "directory", "fifo", "contiguous-file"])
+    .nullable(),
+  mode: z.int().nonnegative(),
+  uid: z.int().nonnegative(),
+  gid: z.int().nonnegative(),
+  size: z.int().nonnegative(),
+  mtime: z.date(),
+  linkname: z.string().nullable(),
+  devmajor: z.int().nonnegative(),
+  devminor: z.int().nonnegative(),
+  byteOffset: z.int().nonnegative(),
+  pax: z.record(z.string(), z.string()).nullable(),
+});
+
+type EntryType = NonNullable<z.infer<typeof TarHeaderSchema>["type"]>;
+
+interface Entry {
+  readonly name: string;
+  readonly type: EntryType | null;
+  /** Permission bits including setuid, setgid and sticky. */
+  readonly mode: number;
+  readonly uid: number;
+  readonly gid: number;
+  /** Seconds since the epoch, possibly fractional (PAX). */
+  readonly mtime: number;
+  readonly linkname: string | undefined;
+  readonly devmajor: number;
+  readonly devminor: number;
+  /** Where the entry's data starts in the tar: the key to its raw xattrs. */
+  readonly dataOffset: number;
+}
+
+const PAX_ID = /^\d{1,15}$/;
+const PAX_TIME = /^-?\d{1,15}(\.\d+)?$/;
+
+function parseEntry(raw: unknown): Entry {
+  const parsed = TarHeaderSchema.safeParse(raw);
+  if (!parsed.success) {
+    const name = typeof raw === "object" && raw !== null && "name" in raw ? String(raw.name) : "?";
+    throw new RktError("invalid-argument", `layer entry ${quoteName(name)} has a malformed tar header: ${parsed.error.issues[0]?.message ?? "invalid"}`);
+  }
+  const h = parsed.data;
+  const pax = h.pax ?? {};
+  const paxNumber = (key: string, pattern: RegExp): number | undefined => {
+    const value = pax[key];
+    if (value === undefined) return undefined;
+    if (!pattern.test(value)) throw new RktError("invalid-argument", `layer entry ${quoteName(h.name)} has a malformed PAX ${key} ${quoteName(value)}`);
+    return Number(value);
+  };
+  return {
+    name: h.name,
+    type: h.type,
+    mode: h.mode & 0o7777,
+    uid: paxNumber("uid", PAX_ID) ?? h.uid,
+    gid: paxNumber("gid", PAX_ID) ?? h.gid,
+    mtime: paxNumber("mtime", PAX_TIME) ?? h.mtime.getTime() / 1000,
+    linkname: h.linkname ?? undefined,
+    devmajor: h.devmajor,
+    devminor: h.devminor,
+    dataOffset: h.byteOffset,
+  };
+}
+
+type Kind = "file" | "directory" | "symlink" | "node";
+
+/** An entry's content as tar-stream hands it out (a streamx Readable of Buffers). */
+type EntryData = AsyncIterable<unknown>;
+type EntrySource = EntryData & { on(event: "error", listener: () => void): unknown };
+
+function asBuffer(chunk: unknown): Buffer {
+  if (Buffer.isBuffer(chunk)) return chunk;
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  throw new RktError("internal", "tar reader returned a chunk that is not bytes");
+}
+
+/** The state of one layer application; one instance per applyLayer call. */
+class LayerApplier {
+  entries = 0;
+  bytes = 0;
+  /**
+   * Root-relative paths this layer created or replaced, and all their parents: what whiteouts in
+   * this same layer must not delete (layer.md: "Whiteout files MUST only apply to resources in
+   * lower/parent layers").
+   */
+  private readonly ours = new Set<string>();
+  /** Overlay mode: root-relative paths of the whiteout devices made for `.wh.NAME`. */
+  private readonly whiteoutNodes = new Set<string>();
+  private readonly dirTimes: { readonly path: string; readonly mtime: number }[] = [];
+
+  constructor(
+    private readonly root: string,
+    private readonly mode: ApplyLayerOptions["mode"],
+    private readonly scanner: TarHeaderScanner,
+    private readonly warn: (message: string) => void,
+  ) {}
+
+  async apply(raw: unknown, data: EntryData, signal: AbortSignal | undefined): Promise<void> {
+    signal?.throwIfAborted();
+    const entry = parseEntry(raw);
+    try {
+      await this.applyEntry(entry, data);
+    } catch (err) {
+      // Rejections already name the entry; other failures get it as context.
+      if (err instanceof RktError && err.kind === "invalid-argument") throw err;
+      throw wrap(`applying layer entry ${quoteName(entry.name)}`, err);
+    }
+    this.entries += 1;
+  }
+
+  /** Sets directory times, now that no more children will be added (tar and Docker do the same). */
+  async finish(): Promise<void> {
+    for (const { path, mtime } of this.dirTimes) {
+      try {
+        await lutimes(path, mtime, mtime);
+      } catch (err) {
+        // Deleted or replaced again later in the layer.
+        if (errnoCode(err) !== "ENOENT") throw wrap(`applying layer: setting times of ${path}`, err);
+      }
+    }
+  }
+
+  private async applyEntry(entry: Entry, data: EntryData): Promise<void> {
+    const parts = parseEntryPath(entry.name);
+    const base = parts.at(-1);
+    const whiteout = base === undefined ? undefined : parseWhiteout(base);
+    if (whiteout !== undefined) {
+      await drain(data);
+      await this.applyWhiteout(entry, parts.slice(0, -1), whiteout);
+      return;
+    }
+    switch (entry.type) {
+      case "file":
+      case "contiguous-file":
+        await this.writeFile(entry, parts, data);
+        return;
+      case "directory":
+        await drain(data);
+        await this.makeDirectory(entry, parts);
+        return;
+      case "symlink":
+        await drain(data);
+        await this.makeSymlink(entry, parts);
+        return;
+      case "link":
+        await drain(data);
+        await this.makeHardLink(entry, parts);
+        return;
+      case "character-device":
+      case "block-device":
+      case "fifo":
+        await drain(data);
+        await this.makeNode(entry, parts, entry.type);
+        return;
+      default:
+        throw reject(entry, "has a tar entry type rkt does not apply (GNU sparse files, volume labels, ...)");
+    }
+  }
+
+  private async writeFile(entry: Entry, parts: readonly string[], data: EntryData): Promise<void> {
+    const { host, rel } = await this.place(entry, parts);
+    await this.removeExisting(host, rel);
+    // O_EXCL | O_NOFOLLOW: the path was just emptied; if anything appeared there, fail, never
+    // write through it.
+    const fh = await open(host, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
+    try {
+      for await (const item of data) {
+        const chunk = asBuffer(item);
+        let off = 0;
+        while (off < chunk.length) off += (await fh.write(chunk, off, chunk.length - off)).bytesWritten;
+        this.bytes += chunk.length;
+      }
+    } finally {
+      await fh.close();
+    }
+    this.markOurs(rel);
+    await this.setAttributes(entry, host, "file");
+  }
+
+  private async makeDirectory(entry: Entry, parts: readonly string[]): Promise<void> {
+    const { host, rel } = parts.length === 0 ? { host: this.root, rel: "" } : await this.place(entry, parts);
+    const existing = await lstatOrUndefined(host);
+    if (existing === undefined || !existing.isDirectory()) {
+      // "Changeset over existing files": both directories merge; anything else is replaced.
+      const wasWhiteout = await this.removeExisting(host, rel);
+      await mkdir(host, 0o700);
+      // A directory replacing this layer's own whiteout must still hide the lower one's content.
+      if (wasWhiteout) setOpaque(host);
+    }
+    this.markOurs(rel);
+    await this.setAttributes(entry, host, "directory");
+  }
+
+  private async makeSymlink(entry: Entry, parts: readonly string[]): Promise<void> {
+    const target = entry.linkname;
+    if (target === undefined || target === "") throw reject(entry, "is a symlink without a target");
+    if (target.includes("\0") || Buffer.byteLength(target) > MAX_PATH_BYTES) throw reject(entry, "has an invalid symlink target");
+    const { host, rel } = await this.place(entry, parts);
+    await this.removeExisting(host, rel);
+    // The target is stored as given: it is data, resolved inside the root whenever rkt follows it.
+    await symlink(target, host);
+    this.markOurs(rel);
+    await this.setAttributes(entry, host, "symlink");
+  }
+
+  private async makeHardLink(entry: Entry, parts: readonly string[]): Promise<void> {
+    const target = entry.linkname;
+    if (target === undefined || target === "") throw reject(entry, "is a hard link without a target");
+    const targetParts = parseEntryPath(target, `entry ${quoteName(entry.name)} links to`);
+    if (targetParts.length === 0) throw reject(entry, "is a hard link to the root directory");
+    const { host, rel } = await this.place(entry, parts);
+    // The last component is not followed: link(2) links a symlink itself, and so do we.
+    const targetHost = await this.resolve(entry, targetParts.join("/"), false);
+    if (targetHost === host) throw reject(entry, "is a hard link to itself");
+    const existing = await lstatOrUndefined(targetHost);
+    if (existing === undefined) {
+      throw reject(entry, `links to ${quoteName(target)}, which does not exist in the tree${this.mode === "overlay" ? " (in overlay mode: in this layer)" : ""}`);
+    }
+    if (existing.isDirectory()) throw reject(entry, `links to ${quoteName(target)}, which is a directory`);
+    await this.removeExisting(host, rel);
+    await link(targetHost, host);
+    this.markOurs(rel);
+  }
+
+  private async makeNode(entry: Entry, parts: readonly string[], type: "character-device" | "block-device" | "fifo"): Promise<void> {
+    const { host, rel } = await this.place(entry, parts);
+    await this.removeExisting(host, rel);
+    const format = type === "character-device" ? S_IFCHR : type === "block-device" ? S_IFBLK : S_IFIFO;
+    if (type === "fifo") mknod(host, format | 0o600);
+    else mknod(host, format | 0o600, entry.devmajor, entry.devminor);
+    this.markOurs(rel);
+    await this.setAttributes(entry, host, "node");
+  }
+
+  private async applyWhiteout(entry: Entry, dirParts: readonly string[], whiteout: Whiteout): Promise<void> {
+    if (whiteout.kind === "aufs-meta") {
+      this.warn(`layer entry ${quoteName(entry.name)}: ignoring AUFS metadata`);
+      return;
+    }
+    const dirHost = await this.resolve(entry, dirParts.join("/"), true);
+    // The marker lives in a directory, so this layer has that directory (Docker and containerd
+    // create it too).
+    await this.ensureDirectory(entry, dirHost);
+    const dirRel = relative(this.root, dirHost);
+    this.markOurs(dirRel);
+
+    if (whiteout.kind === "opaque") {
+      if (this.mode === "overlay") setOpaque(dirHost);
+      // "applied first, before creating the new version ... regardless of the ordering".
+      else await this.removeLowerChildren(dirHost, dirRel);
+      return;
+    }
+
+    const host = join(dirHost, whiteout.name);
+    const rel = dirRel === "" ? whiteout.name : `${dirRel}/${whiteout.name}`;
+    const existing = await lstatOrUndefined(host);
+    if (this.mode === "overlay") {
+      if (existing === undefined) {
+        mknod(host, S_IFCHR, 0, 0);
+        this.whiteoutNodes.add(rel);
+      } else if (existing.isDirectory() && !this.whiteoutNodes.has(rel)) {
+        // This layer has its own NAME/: keep it, hide the lower NAME's children.
+        setOpaque(host);
+      }
+      // This layer's own non-directory NAME already hides the lower one.
+      return;
+    }
+    if (existing === undefined) return;
+    if (!this.ours.has(rel)) await rm(host, { recursive: true, force: true });
+    else if (existing.isDirectory()) await this.removeLowerChildren(host, rel);
+  }
+
+  /** Flatten mode: deletes everything under `dirHost` this layer did not create. */
+  private async removeLowerChildren(dirHost: string | Buffer, dirRel: string): Promise<void> {
+    // Names as bytes: a lower tree may hold names that are not UTF-8.
+    for (const name of await readdir(dirHost, { encoding: "buffer" })) {
+      const host = Buffer.concat([Buffer.from(dirHost), Buffer.from("/"), name]);
+      const nameText = name.toString("utf8");
+      const rel = dirRel === "" ? nameText : `${dirRel}/${nameText}`;
+      if (!this.ours.has(rel)) {
+        await rm(host, { recursive: true, force: true });
+      } else if ((await lstat(host)).isDirectory()) {
+        await this.removeLowerChildren(host, rel);
+      }
+    }
+  }
+
+  /** Resolves the entry's parent inside the root, creates missing directories, joins the name. */
+  private async place(entry: Entry, parts: readonly string[]): Promise<{ host: string; rel: string }> {
+    const name = parts.at(-1);
+    if (name === undefined) throw reject(entry, "names the root directory, which only a directory entry may do");
+    const parent = await this.resolve(entry, parts.slice(0, -1).join("/"), true);
+    await this.ensureDirectory(entry, parent);
+    const host = join(parent, name);
+    return { host, rel: relative(this.root, host) };
+  }
+
+  private async resolve(entry: Entry, path: string, followFinalSymlink: boolean): Promise<string> {
+    try {
+      return await secureJoin(this.root, path, { followFinalSymlink });
+    } catch (err) {
+      if (err instanceof RktError) throw reject(entry, `cannot be placed: ${err.message}`);
+      throw err;
+    }
+  }
+
+  /**
+   * Makes `dirHost` (a path secureJoin returned, so inside the root with no symlinks among its
+   * existing components) a directory, creating the missing ones with mode 0755.
+   */
+  private async ensureDirectory(entry: Entry, dirHost: string): Promise<void> {
+    const rel = relative(this.root, dirHost);
+    if (rel === "") return;
+    let host = this.root;
+    let sofar = "";
+    for (const part of rel.split("/")) {
+      host = join(host, part);
+      sofar = sofar === "" ? part : `${sofar}/${part}`;
+      const existing = await lstatOrUndefined(host);
+      if (existing?.isDirectory()) continue;
+      if (existing !== undefined) {
+        if (!this.whiteoutNodes.has(sofar)) throw reject(entry, `needs ${quoteName(sofar)} to be a directory, but it is not`);
+        // Overlay mode: a path under something this layer whited out. The directory replaces the
+        // whiteout and, opaque, still hides the lower one.
+        await unlink(host);
+        this.whiteoutNodes.delete(sofar);
+        await mkdir(host);
+        setOpaque(host);
+      } else {
+        await mkdir(host);
+      }
+      await chmod(host, 0o755);
+      this.markOurs(sofar);
+    }
+  }
+
+  /** Removes whatever is at `host` (a whole tree for a directory). Returns whether it was a whiteout device. */
+  private async removeExisting(host: string, rel: string): Promise<boolean> {
+    const existing = await lstatOrUndefined(host);
+    if (existing === undefined) return false;
+    // fs.rm never follows symlinks: a link to elsewhere is removed, not what it points to.
+    if (existing.isDirectory()) await rm(host, { recursive: true, force: true });
+    else await unlink(host);
+    return this.whiteoutNodes.delete(rel);
+  }
+
+  private markOurs(rel: string): void {
+    let path = rel;
+    while (path !== "" && !this.ours.has(path)) {
+      this.ours.add(path);
+      const slash = path.lastIndexOf("/");
+      path = slash === -1 ? "" : path.slice(0, slash);
+    }
+  }
+
+  /**
+   * Owner, then mode (chown(2) clears setuid/setgid), then xattrs (writing clears
+   * security.capability, chown too), then times (last: the others may touch them).
+   */
+  private async setAttributes(entry: Entry, host: string, kind: Kind): Promise<void> {
+    await lchown(host, entry.uid, entry.gid);
+    // Symlink permissions mean nothing on Linux (and chmod would follow the link).
+    if (kind !== "symlink") await chmod(host, entry.mode);
+    this.setXattrs(entry, host);
+    if (kind === "directory") this.dirTimes.push({ path: host, mtime: entry.mtime });
+    else await lutimes(host, entry.mtime, entry.mtime);
+  }
+
+  private setXattrs(entry: Entry, host: string): void {
+    for (const [name, value] of this.scanner.takeXattrs(entry.dataOffset)) {
+      if (!xattrAllowed(name)) continue;
+      if (name === "" || name.includes("\0") || Buffer.byteLength(name) > MAX_XATTR_NAME_BYTES || value.length > MAX_XATTR_VALUE_BYTES) {
+        throw reject(entry, `has an invalid extended attribute ${quoteName(name)}`);
+      }
+      try {
+        lsetxattr(host, name, value);
+      } catch (err) {
+        const code = errnoCode(err);
+        // The file system does not take it (no user.* xattrs on symlinks, no xattrs on some file
+        // systems): the content is still right, so go on, as Docker and containerd do.
+        if (code !== "EOPNOTSUPP" && code !== "EPERM") throw err;
+        this.warn(`layer entry ${quoteName(entry.name)}: extended attribute ${name} not set (${code})`);
+      }
+    }
+  }
+}
+
+/**
+ * Which `SCHILY.xattr.*` names a layer may set. `security.*` labels (SELinux, SMACK, IMA) belong
+ * to the host's policy, except file capabilities, which images legitimately carry. overlayfs's
+ * own attributes are rkt's to write (overlay mode) and would let a layer forge whiteouts,
+ * redirects or metacopy files.
+ */
+function xattrAllowed(name: string): boolean {
+  if (name === "security.capability") return true;
+  if (name.startsWith("security.")) return false;
+  if (name.startsWith("trusted.overlay.") || name.startsWith("user.overlay.")) return false;
+  return true;
+}
+
+function setOpaque(host: string): void {
+  lsetxattr(host, OVERLAY_OPAQUE_XATTR, Buffer.from("y"));
+}
+
+async function lstatOrUndefined(path: string): Promise<Awaited<ReturnType<typeof lstat>> | undefined> {
+  try {
+    return await lstat(path);
+  } catch (err) {
+    const code = errnoCode(err);
+    if (code === "ENOENT" || code === "ENOTDIR") return undefined;
+    throw err;
+  }
+}
+
+/** Reads an entry's data to the end, so tar-stream moves on to the next header. */
+async function drain(data: EntryData): Promise<void> {
+  for await (const _ of data) {
+    // Discarded: directories, links, devices and whiteouts have no content.
+  }
+}
+
+function reject(entry: Entry, why: string): RktError {
+  return new RktError("invalid-argument", `layer entry ${quoteName(entry.name)} ${why}`);
+}
