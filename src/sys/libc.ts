@@ -29,8 +29,8 @@ function libc(): Libc {
     flock: lib.func("int flock(int fd, int op)"),
     mknod: lib.func("int mknod(const char *path, uint32_t mode, uint64_t dev)"),
     lsetxattr: lib.func("int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)"),
-    lgetxattr: lib.func("ssize_t lgetxattr(const char *path, const char *name, _Out_ void *value, size_t size)"),
-    llistxattr: lib.func("ssize_t llistxattr(const char *path, _Out_ char *list, size_t size)"),
+    lgetxattr: lib.func("long lgetxattr(const char *path, const char *name, _Out_ void *value, size_t size)"),
+    llistxattr: lib.func("long llistxattr(const char *path, _Out_ char *list, size_t size)"),
     errno: () => koffi.decode(errnoLoc(), "int") as number,
   };
   /* eslint-enable @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment */

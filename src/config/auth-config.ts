@@ -1,0 +1,116 @@
+/**
+ * Registry credentials from rkt's configuration directories: `auth.d/*.json` under the system
+ * (`/usr/lib/rkt`), local (`/etc/rkt`) and user config dirs, later ones overriding earlier ones,
+ * as rkt did. Two kinds:
+ *
+ * ```json
+ * {"rktKind": "dockerAuth", "rktVersion": "v1", "registries": ["registry-1.docker.io"],
+ *  "credentials": {"user": "alice", "password": "s3cret"}}
+ * {"rktKind": "auth", "rktVersion": "v1", "domains": ["example.com"], "type": "basic",
+ *  "credentials": {"user": "alice", "password": "s3cret"}}
+ * ```
+ *
+ * The same registry or domain twice within one directory is an error (rkt's rule), naming both
+ * files.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { z } from "zod";
+import { errnoCode, RktError } from "../lib/errors.js";
+
+export interface BasicCredentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+export type AuthHeaders =
+  | { readonly type: "basic"; readonly username: string; readonly password: string }
+  | { readonly type: "oauth"; readonly token: string };
+
+export interface AuthConfig {
+  /** Credentials for a Docker registry host (`host[:port]`). */
+  dockerCredentials(registry: string): BasicCredentials | undefined;
+  /** Credentials for an appc / HTTPS domain. */
+  domainAuth(host: string): AuthHeaders | undefined;
+}
+
+const credentialsSchema = z.object({ user: z.string(), password: z.string() });
+const dockerAuthSchema = z.object({
+  rktKind: z.literal("dockerAuth"),
+  rktVersion: z.literal("v1"),
+  registries: z.array(z.string().min(1)).min(1),
+  credentials: credentialsSchema,
+});
+const authSchema = z.object({
+  rktKind: z.literal("auth"),
+  rktVersion: z.literal("v1"),
+  domains: z.array(z.string().min(1)).min(1),
+  type: z.enum(["basic", "oauth"]),
+  credentials: z.union([credentialsSchema, z.object({ token: z.string() })]),
+});
+const kindSchema = z.object({ rktKind: z.string(), rktVersion: z.string() });
+
+/** Reads auth.d from each directory in precedence order (lowest first). */
+export function loadAuthConfig(configDirs: readonly string[]): AuthConfig {
+  const docker = new Map<string, BasicCredentials>();
+  const domains = new Map<string, AuthHeaders>();
+  for (const base of configDirs) {
+    if (base === "") continue;
+    const dir = join(base, "auth.d");
+    let files: string[];
+    try {
+      files = readdirSync(dir).filter((f) => f.endsWith(".json")).sort();
+    } catch (err) {
+      if (errnoCode(err) === "ENOENT" || errnoCode(err) === "ENOTDIR") continue;
+      throw new RktError("permission-denied", `cannot read ${dir}`, { cause: err });
+    }
+    const seenDocker = new Map<string, string>();
+    const seenDomain = new Map<string, string>();
+    for (const file of files) {
+      const path = join(dir, file);
+      let json: unknown;
+      try {
+        json = JSON.parse(readFileSync(path, "utf8"));
+      } catch (err) {
+        throw new RktError("invalid-argument", `malformed configuration file ${path}: ${err instanceof Error ? err.message : String(err)}`, {
+          hint: "fix the JSON or remove the file",
+        });
+      }
+      const kind = kindSchema.safeParse(json);
+      if (!kind.success) throw new RktError("invalid-argument", `configuration file ${path} has no rktKind/rktVersion`);
+      if (kind.data.rktKind === "dockerAuth") {
+        const parsed = dockerAuthSchema.safeParse(json);
+        if (!parsed.success) throw invalid(path, parsed.error.message);
+        for (const reg of parsed.data.registries) {
+          const prev = seenDocker.get(reg);
+          if (prev !== undefined) throw new RktError("invalid-argument", `registry "${reg}" has credentials in both ${prev} and ${path}`);
+          seenDocker.set(reg, path);
+          docker.set(reg, { username: parsed.data.credentials.user, password: parsed.data.credentials.password });
+        }
+      } else if (kind.data.rktKind === "auth") {
+        const parsed = authSchema.safeParse(json);
+        if (!parsed.success) throw invalid(path, parsed.error.message);
+        const c = parsed.data.credentials;
+        let headers: AuthHeaders;
+        if (parsed.data.type === "basic" && "user" in c) headers = { type: "basic", username: c.user, password: c.password };
+        else if (parsed.data.type === "oauth" && "token" in c) headers = { type: "oauth", token: c.token };
+        else throw invalid(path, `credentials do not fit type "${parsed.data.type}"`);
+        for (const d of parsed.data.domains) {
+          const prev = seenDomain.get(d);
+          if (prev !== undefined) throw new RktError("invalid-argument", `domain "${d}" has credentials in both ${prev} and ${path}`);
+          seenDomain.set(d, path);
+          domains.set(d, headers);
+        }
+      }
+      // Other kinds (paths, stage1) live in their own directories; ignore strays.
+    }
+  }
+  return {
+    dockerCredentials: (registry) => docker.get(registry) ?? (registry === "registry-1.docker.io" ? docker.get("docker.io") ?? docker.get("index.docker.io") : undefined),
+    domainAuth: (host) => domains.get(host),
+  };
+}
+
+function invalid(path: string, why: string): RktError {
+  return new RktError("invalid-argument", `invalid configuration file ${path}: ${why}`);
+}

@@ -1,0 +1,142 @@
+/**
+ * `rkt fetch` and the image half of `rkt run`/`prepare`: turn an image argument into an image in
+ * the store, honouring the pull policy and the trust rules.
+ *
+ * Pull policies (rkt): `new` uses what the store has and goes remote only when it has nothing;
+ * `update` always asks the source and keeps the stored image when nothing changed; `never` uses the
+ * store only.
+ */
+import { RktError, wrap } from "../../lib/errors.js";
+import type { AuthConfig } from "../../config/auth-config.js";
+import type { InsecureOptions } from "../../config/insecure-options.js";
+import type { Platform } from "../../image/formats/descriptor.js";
+import { classifyImageArgument, type ImageArgument } from "../../image/image-argument.js";
+import type { ImageSource } from "../../image/fetch/image-source.js";
+import { OciArchiveSource } from "../../image/fetch/oci-archive-source.js";
+import { OciLayoutSource } from "../../image/fetch/oci-layout-source.js";
+import { pullImage, resolveManifest, type PullProgress } from "../../image/fetch/pull-image.js";
+import { RegistrySource } from "../../image/fetch/registry/registry-source.js";
+import { parseDockerReference } from "../../image/reference.js";
+import type { ImageRecord } from "../../image/store/image-record.js";
+import type { ImageStore } from "../../image/store/image-store.js";
+import { findImage } from "./find-image.js";
+
+export type { PullProgress };
+export type PullPolicy = "new" | "update" | "never";
+
+export interface FetchOptions {
+  readonly pullPolicy: PullPolicy;
+  readonly insecure: InsecureOptions;
+  readonly auth: AuthConfig;
+  readonly platform?: Platform;
+  readonly onProgress?: (p: PullProgress) => void;
+  readonly signal?: AbortSignal;
+  readonly userAgent?: string;
+}
+
+/** Fetches one image and returns its record. */
+export async function fetchImage(store: ImageStore, text: string, options: FetchOptions): Promise<ImageRecord> {
+  const arg = classifyImageArgument(text);
+  try {
+    return await fetchClassified(store, arg, options);
+  } catch (err) {
+    throw wrap(`fetching ${text}`, err);
+  }
+}
+
+async function fetchClassified(store: ImageStore, arg: ImageArgument, options: FetchOptions): Promise<ImageRecord> {
+  switch (arg.kind) {
+    case "id":
+    case "name":
+      // Both name the store. Discovery of appc names (example.com/app:1.0) comes with ACI support.
+      return findImage(store, arg.text);
+    case "url":
+      throw new RktError("unimplemented", "fetching images from http(s) URLs (ACI files) is not supported yet", {
+        hint: "use docker://REGISTRY/NAME, an OCI layout (oci:DIR:TAG) or an OCI archive",
+      });
+    case "docker":
+      requireUnsigned(options.insecure, "Docker images carry no signature rkt can verify");
+      return fetchFromSource(store, () => registrySource(arg.text, options), options, parseDockerReference(arg.text).name);
+    case "oci-layout":
+      requireUnsigned(options.insecure, "this OCI image layout carries no signature rkt can verify");
+      return fetchFromSource(store, () => Promise.resolve(new OciLayoutSource(arg.path, arg.tag, arg.text)), options, undefined);
+    case "oci-archive":
+      requireUnsigned(options.insecure, "this OCI archive carries no signature rkt can verify");
+      return fetchFromSource(store, () => openArchive(store, arg.path, arg.tag, arg.text, options.signal), options, undefined);
+  }
+}
+
+function requireUnsigned(insecure: InsecureOptions, why: string): void {
+  if (!insecure.has("image")) {
+    throw new RktError("permission-denied", `${why}, and signature verification is on by default`, {
+      hint: "to fetch it unverified, pass --insecure-options=image",
+    });
+  }
+}
+
+function registrySource(text: string, options: FetchOptions): Promise<ImageSource> {
+  const ref = parseDockerReference(text);
+  return Promise.resolve(new RegistrySource(ref, {
+    insecureHttp: options.insecure.has("http"),
+    insecureTls: options.insecure.has("tls"),
+    credentials: (registry) => options.auth.dockerCredentials(registry),
+    userAgent: options.userAgent ?? "rkt",
+    ...(options.signal === undefined ? {} : { signal: options.signal }),
+  }));
+}
+
+async function openArchive(store: ImageStore, path: string, tag: string | undefined, label: string, signal?: AbortSignal): Promise<ImageSource> {
+  const entry = store.tmpEntry("archive");
+  return OciArchiveSource.open(path, tag, label, entry.path, () => entry.dispose(), signal);
+}
+
+/**
+ * The pull-policy logic shared by every source. `knownName` is the store name when it is known
+ * without opening the source (registries): then `new` and `never` need no network at all. Local
+ * layouts and archives are read anyway, which is cheap, and content already stored is not copied
+ * again.
+ */
+async function fetchFromSource(store: ImageStore, open: () => Promise<ImageSource>, options: FetchOptions, knownName: string | undefined): Promise<ImageRecord> {
+  if (knownName !== undefined && options.pullPolicy !== "update") {
+    const existing = lookupName(store, knownName);
+    if (existing !== undefined) return existing;
+    if (options.pullPolicy === "never") {
+      throw new RktError("not-found", `image ${knownName} is not in the store and --pull-policy=never forbids fetching it`, {
+        hint: "fetch it first, or use --pull-policy=new",
+      });
+    }
+  }
+  const source = await open();
+  try {
+    const lock = await store.lockStore("shared", options.signal);
+    try {
+      const resolved = await resolveManifest(source, options.platform, options.signal);
+      let record = store.getImage(resolved.manifest.digest);
+      if (record === undefined || !isComplete(store, record)) {
+        record = await pullImage(store, source, resolved, {
+          ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
+          ...(options.signal === undefined ? {} : { signal: options.signal }),
+          ...(options.platform === undefined ? {} : { platform: options.platform }),
+        });
+      }
+      store.setRef(source.name, record.id);
+      return record;
+    } finally {
+      lock.release();
+    }
+  } finally {
+    source.close();
+  }
+}
+
+function lookupName(store: ImageStore, name: string): ImageRecord | undefined {
+  const ref = store.getRef(name);
+  if (ref === undefined) return undefined;
+  const rec = store.getImage(ref.id);
+  return rec !== undefined && isComplete(store, rec) ? rec : undefined;
+}
+
+/** A record whose content was removed by hand (or a damaged store) is fetched again. */
+function isComplete(store: ImageStore, rec: ImageRecord): boolean {
+  return store.hasBlob(rec.id) && store.hasBlob(rec.configDigest) && rec.layers.every((l) => store.hasLayer(l.diffId) && store.hasBlob(l.digest));
+}

@@ -1,0 +1,77 @@
+/**
+ * `rkt image rm` and `rkt image gc`. Removing an image drops its record and names at once; its
+ * blobs and unpacked layers go in the same step when nothing else uses them (content is shared
+ * between images, so only a collection over all records can tell).
+ */
+import type { ImageRecord } from "../../image/store/image-record.js";
+import type { ImageStore } from "../../image/store/image-store.js";
+import { findImage } from "./find-image.js";
+
+export interface RemovedImage {
+  readonly id: string;
+  readonly names: readonly string[];
+}
+
+/**
+ * Removes each named image. Failures (unknown images) are reported per argument and do not stop
+ * the others, as rkt did; the caller turns them into the exit code.
+ */
+export async function removeImages(store: ImageStore, args: readonly string[], signal?: AbortSignal): Promise<{ removed: RemovedImage[]; errors: { arg: string; error: unknown }[] }> {
+  const lock = await store.lockStore("exclusive", signal);
+  try {
+    const removed: RemovedImage[] = [];
+    const errors: { arg: string; error: unknown }[] = [];
+    const seen = new Set<string>();
+    for (const arg of args) {
+      let rec: ImageRecord;
+      try {
+        rec = findImage(store, arg);
+      } catch (error) {
+        errors.push({ arg, error });
+        continue;
+      }
+      if (seen.has(rec.id)) continue;
+      seen.add(rec.id);
+      const names = store.namesOf(rec.id);
+      store.removeImage(rec.id);
+      removed.push({ id: rec.id, names });
+    }
+    if (removed.length > 0) store.collectGarbage();
+    return { removed, errors };
+  } finally {
+    lock.release();
+  }
+}
+
+export interface GcResult {
+  readonly removed: RemovedImage[];
+  readonly blobs: number;
+  readonly layers: number;
+  readonly bytes: number;
+  readonly tmp: number;
+}
+
+/**
+ * `rkt image gc`: removes images not used within the grace period (rkt's default: 24h), then every
+ * blob and layer tree no remaining image refers to, and abandoned work in tmp/.
+ */
+export async function gcImages(store: ImageStore, gracePeriodMs: number, now: Date = new Date(), signal?: AbortSignal): Promise<GcResult> {
+  const lock = await store.lockStore("exclusive", signal);
+  try {
+    const tmp = store.sweepTmp();
+    const removed: RemovedImage[] = [];
+    const refs = store.listRefs();
+    for (const rec of store.listImages()) {
+      const lastUsed = Date.parse(rec.lastUsed);
+      if (Number.isFinite(lastUsed) && now.getTime() - lastUsed < gracePeriodMs) continue;
+      removed.push({ id: rec.id, names: store.namesOf(rec.id, refs) });
+      store.removeImage(rec.id);
+    }
+    // Names left pointing at nothing (a record removed by hand) are dangling; drop them.
+    for (const ref of store.listRefs()) if (store.getImage(ref.id) === undefined) store.removeRef(ref.name);
+    const collected = store.collectGarbage();
+    return { removed, ...collected, tmp };
+  } finally {
+    lock.release();
+  }
+}

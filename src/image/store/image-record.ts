@@ -1,0 +1,59 @@
+/**
+ * The metadata the store keeps per image, one JSON file each (`cas/images/<hex>.json`), and the
+ * name references that point at images (`cas/refs/`). Plain files with atomic rename instead of a
+ * database: every record is small, lookups by ID or name are one file read, and a crash leaves
+ * either the old file or the new one.
+ */
+import { z } from "zod";
+
+const digestSchema = z.string().regex(/^sha(256:[a-f0-9]{64}|512:[a-f0-9]{128})$/);
+
+export const layerRecordSchema = z.object({
+  /** Digest of the blob as distributed (usually compressed). */
+  digest: digestSchema,
+  mediaType: z.string(),
+  size: z.number().int().nonnegative(),
+  /** Digest of the uncompressed tar: the key of its unpacked tree. */
+  diffId: digestSchema,
+});
+export type LayerRecord = z.infer<typeof layerRecordSchema>;
+
+export const imageRecordSchema = z.object({
+  schemaVersion: z.literal(1),
+  /** The image ID: the digest of the (platform-specific) manifest. */
+  id: digestSchema,
+  format: z.enum(["oci", "docker"]),
+  manifestMediaType: z.string(),
+  configDigest: digestSchema,
+  /** When the image came from an index / manifest list: that index's digest. */
+  indexDigest: digestSchema.optional(),
+  layers: z.array(layerRecordSchema),
+  platform: z.object({ os: z.string(), architecture: z.string(), variant: z.string().optional() }),
+  /** Where it was fetched from, e.g. `docker://127.0.0.1:5000/busybox:latest`. */
+  source: z.string(),
+  importTime: z.string(),
+  lastUsed: z.string(),
+  /** Bytes of blobs plus unpacked trees, as `rkt image list` reports it. */
+  size: z.number().int().nonnegative(),
+});
+export type ImageRecord = z.infer<typeof imageRecordSchema>;
+
+export const refRecordSchema = z.object({
+  name: z.string().min(1),
+  id: digestSchema,
+  /** When the name was last confirmed against its source (for pull policies). */
+  updated: z.string(),
+});
+export type RefRecord = z.infer<typeof refRecordSchema>;
+
+/** What `info.json` beside an unpacked layer tree records. */
+export const layerInfoSchema = z.object({
+  diffId: digestSchema,
+  blobDigest: digestSchema,
+  /** Bytes of regular file content in the tree. */
+  size: z.number().int().nonnegative(),
+  entries: z.number().int().nonnegative(),
+  /** `treeDigest` of the rootfs right after unpacking, for `rkt image verify`. */
+  treeDigest: digestSchema,
+});
+export type LayerInfo = z.infer<typeof layerInfoSchema>;
