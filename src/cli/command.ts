@@ -28,5 +28,5 @@ export interface Command<S extends FlagSpecs = FlagSpecs> {
 
 /** Lets each command file keep its flag types while the registry holds them all. */
 export function defineCommand<S extends FlagSpecs>(cmd: Command<S>): Command {
-  return cmd as unknown as Command;
+  return cmd;
 }

@@ -60,7 +60,7 @@ export function describe(err: unknown): string {
 /** The errno code (`ENOENT`, ...) of a Node system error, if it is one. */
 export function errnoCode(err: unknown): string | undefined {
   if (typeof err === "object" && err !== null && "code" in err) {
-    const code = (err as { code: unknown }).code;
+    const code = (err).code;
     if (typeof code === "string") return code;
   }
   return undefined;

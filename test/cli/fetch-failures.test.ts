@@ -205,9 +205,11 @@ test("SIGKILL during a fetch leaves a store the next fetch uses, and verify pass
   for (const delay of [30, 80, 150, 250, 400]) {
     const child = spawn(RKT_BIN, [`--dir=${dir}`, "fetch", INSECURE, image], { stdio: "ignore" });
     await new Promise((resolve) => setTimeout(resolve, delay));
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
-    await exited;
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGKILL");
+      await exited;
+    }
     // Whatever state it died in, no image may be listed unless it is complete.
     const list = JSON.parse((await runRkt(["image", "list", "--format=json"], { dir })).stdout) as { id: string }[];
     for (const img of list) assert.equal((await runRkt(["image", "verify", img.id], { dir })).code, 0);

@@ -13,8 +13,8 @@ export interface Output {
 
 export function processOutput(): Output {
   return {
-    stdoutIsTTY: process.stdout.isTTY === true,
-    stderrIsTTY: process.stderr.isTTY === true,
+    stdoutIsTTY: process.stdout.isTTY,
+    stderrIsTTY: process.stderr.isTTY,
     columns: process.stderr.columns ?? 80,
     stdout: (t) => void process.stdout.write(t),
     stderr: (t) => void process.stderr.write(t),

@@ -77,7 +77,7 @@ export async function pullImage(store: ImageStore, source: ImageSource, resolved
   const layers: LayerRecord[] = manifest.layers.map((l, i) => ({ digest: l.digest, mediaType: l.mediaType, size: l.size, diffId: diffIds[i] ?? "" }));
 
   let unpackedBytes = 0;
-  await forEachLimited(layers, options.concurrency ?? 4, async (layer, i) => {
+  await forEachLimited(layers, options.concurrency ?? 4, signal, async (layer, i, layerSignal) => {
     const desc = manifest.layers[i] as Descriptor;
     const id = shortDigest(layer.digest);
     if (store.hasLayer(layer.diffId) && store.hasBlob(layer.digest)) {
@@ -87,14 +87,14 @@ export async function pullImage(store: ImageStore, source: ImageSource, resolved
     }
     progress({ id, phase: "downloading", done: 0, total: layer.size });
     try {
-      await store.ingestBlob(desc, () => source.openBlob(desc, signal), {
+      await store.ingestBlob(desc, () => source.openBlob(desc, layerSignal), {
         onProgress: (done) => progress({ id, phase: "downloading", done, total: layer.size }),
-        ...(signal === undefined ? {} : { signal }),
+        signal: layerSignal,
       });
       progress({ id, phase: "unpacking", done: 0, total: layer.size });
       const info = await store.unpackLayer(layer, {
         onProgress: (done) => progress({ id, phase: "unpacking", done, total: layer.size }),
-        ...(signal === undefined ? {} : { signal }),
+        signal: layerSignal,
       });
       unpackedBytes += info.size;
     } catch (err) {
@@ -128,17 +128,25 @@ export function shortDigest(digest: string): string {
   return digest.slice(0, colon + 13);
 }
 
-/** Runs `fn` over items with at most `limit` at once; the first failure aborts the rest. */
-async function forEachLimited<T>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<void>): Promise<void> {
+/**
+ * Runs `fn` over items with at most `limit` at once. The first failure aborts the others (their
+ * downloads stop and their temp files go) and is the one thrown.
+ */
+async function forEachLimited<T>(items: readonly T[], limit: number, outer: AbortSignal | undefined, fn: (item: T, index: number, signal: AbortSignal) => Promise<void>): Promise<void> {
+  const inner = new AbortController();
+  const signal = outer === undefined ? inner.signal : AbortSignal.any([outer, inner.signal]);
   let next = 0;
-  let failed: unknown;
+  let failed: Error | undefined;
   const worker = async (): Promise<void> => {
     while (failed === undefined && next < items.length) {
       const i = next++;
       try {
-        await fn(items[i] as T, i);
+        await fn(items[i] as T, i, signal);
       } catch (err) {
-        failed ??= err;
+        if (failed === undefined) {
+          failed = err instanceof Error ? err : new Error(String(err));
+          inner.abort(failed);
+        }
       }
     }
   };
