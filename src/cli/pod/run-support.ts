@@ -1,0 +1,84 @@
+/** What `rkt run`, `rkt prepare` and `rkt run-prepared` share: requests and options from flags. */
+import { dirname } from "node:path";
+import { writeFileSync } from "node:fs";
+import { loadAuthConfig } from "../../config/auth-config.js";
+import type { FetchOptions, PullPolicy } from "../../engine/image/fetch-images.js";
+import type { PodRequest } from "../../engine/pod/app-request.js";
+import type { RunOptions } from "../../engine/pod/run-pod.js";
+import { parseFlavor, type Stage1Flavor } from "../../stage1/stage1-flavor.js";
+import { RktError } from "../../lib/errors.js";
+import type { FlagValues } from "../args/flags.js";
+import { parseAppSections } from "../args/app-sections.js";
+import type { CommandContext } from "../command.js";
+import { appFlags, appRequestFrom, keyValue, parseMount, parseVolume, podPrepareFlags, podRunFlags, readEnvFile, stage1Flags } from "./pod-flags.js";
+
+export function podRequestFrom(ctx: CommandContext, v: FlagValues<typeof podPrepareFlags>, positionals: readonly string[], command: string): PodRequest {
+  const sections = parseAppSections(positionals, appFlags, command);
+  return {
+    apps: sections.map((s) => appRequestFrom(s.image, s.values, s.given, s.args)),
+    volumes: v.volume.map(parseVolume),
+    podMounts: v.mount.map(parseMount),
+    environment: {
+      inherited: v.inheritEnv ? Object.entries(ctx.env).filter((e): e is [string, string] => e[1] !== undefined) : [],
+      fromFiles: v.setEnvFile.flatMap(readEnvFile),
+      set: v.setEnv.map((e) => keyValue(e, "set-env")),
+    },
+  };
+}
+
+export function fetchOptionsFrom(ctx: CommandContext, pullPolicy: string, storeOnly: boolean, noStore: boolean): FetchOptions {
+  const g = ctx.globals;
+  const policy: PullPolicy = storeOnly ? "never" : noStore ? "update" : (pullPolicy as PullPolicy);
+  return {
+    pullPolicy: policy,
+    insecure: g.insecure,
+    auth: loadAuthConfig([g.systemConfigDir, g.localConfigDir, g.userConfigDir]),
+    signal: ctx.signal,
+  };
+}
+
+export function flavorFrom(v: FlagValues<typeof stage1Flags>): Stage1Flavor {
+  for (const [flag, value] of [["stage1-path", v.stage1Path], ["stage1-url", v.stage1Url], ["stage1-hash", v.stage1Hash], ["stage1-from-dir", v.stage1FromDir]] as const) {
+    if (value !== "") {
+      throw new RktError("unimplemented", `--${flag}: stage1 images are not supported; stage1 flavors are built in`, { hint: "use --stage1-name=default|crun|fly|sandbox" });
+    }
+  }
+  return parseFlavor(v.stage1Name === "" ? "default" : v.stage1Name);
+}
+
+export function runOptionsFrom(ctx: CommandContext, v: FlagValues<typeof podRunFlags>, detach: boolean): RunOptions {
+  const nets = v.net.length === 0 ? ["default"] : v.net;
+  let net: "none" | "host";
+  if (nets.length === 1 && (nets[0] === "none" || nets[0] === "host")) net = nets[0];
+  else {
+    throw new RktError("unimplemented", `--net=${nets.join(",")}: CNI networks (default, named networks) are not available yet`, {
+      hint: "use --net=none (loopback only) or --net=host",
+    });
+  }
+  if (v.port.length > 0) throw new RktError("unimplemented", "--port needs CNI networking, which is not available yet");
+  if (v.ipc === "parent") throw new RktError("unimplemented", "--ipc=parent is not supported yet");
+  if (v.mdsRegister) throw new RktError("unimplemented", "--mds-register: the metadata service is not available yet");
+  const launch = ctx.env.RKT_LAUNCH_FD;
+  return {
+    net,
+    ...(v.hostname === "" ? {} : { hostname: v.hostname }),
+    dns: { servers: v.dns, search: v.dnsSearch, options: v.dnsOpt, ...(v.dnsDomain === "" ? {} : { domain: v.dnsDomain }) },
+    hostsEntries: v.hostsEntry.map((e) => keyValue(e, "hosts-entry")),
+    interactive: v.interactive,
+    detach,
+    insecure: ctx.globals.insecure,
+    stage1Dir: dirname(ctx.self.script),
+    rktArgv: [ctx.self.node, ctx.self.script, `--dir=${ctx.globals.dataDir}`, `--local-config=${ctx.globals.localConfigDir}`],
+    ...(launch !== undefined && /^\d+$/.test(launch) ? { launchFd: Number(launch) } : {}),
+    warn: (m) => ctx.out.stderr(`warning: ${m}\n`),
+  };
+}
+
+export function saveUuid(path: string, uuid: string): void {
+  if (path === "") return;
+  try {
+    writeFileSync(path, uuid);
+  } catch (err) {
+    throw new RktError("invalid-argument", `cannot write --uuid-file-save ${path}: ${(err as Error).message}`);
+  }
+}

@@ -1,0 +1,253 @@
+/**
+ * `rkt run-prepared` (and the second half of `rkt run`): stage0 hands a prepared pod to stage1.
+ *
+ * Stage0 (this Node process) does everything that needs the image store and the manifest: pod
+ * namespaces, an overlay root filesystem per app over the shared layer trees, one OCI runtime
+ * config per app, and the supervisor's plan files. Then it spawns the native supervisor
+ * (src/stage1/supervisor), hands it the pod lock, and leaves: rkt's "stage0 execs stage1" without
+ * a resident Node process. When `rkt` was started through its launcher (bin/rkt), the launcher
+ * adopts the supervisor and exits with the pod's exit code, so `rkt run` still *is* the pod for
+ * the shell or init system that started it.
+ */
+import { spawn } from "node:child_process";
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { constants } from "node:os";
+import { join } from "node:path";
+import { RktError, wrap } from "../../lib/errors.js";
+import type { InsecureOptions } from "../../config/insecure-options.js";
+import type { ImageStore } from "../../image/store/image-store.js";
+import { secureJoin } from "../../image/layer/secure-join.js";
+import { nameValueGet, type PodApp, type PodManifest } from "../../pod/pod-manifest.js";
+import { containerId, PodFiles } from "../../pod/pod-files.js";
+import type { PodRef, PodStore } from "../../pod/pod-store.js";
+import { atomicWriteFileSync } from "../../sys/atomic-write.js";
+import { FileLock } from "../../sys/file-lock.js";
+import { mountOverlay } from "../../sys/mounts.js";
+import { createPodNamespaces, type PodNamespaces } from "../../stage1/pod-namespaces.js";
+import { parseFlavor, runtimeFor, type OciRuntime, type Stage1Flavor } from "../../stage1/stage1-flavor.js";
+import { buildAppProcess } from "./app-process.js";
+import { DOCKER_VOLUME_ANNOTATION } from "./build-pod-manifest.js";
+import { podCgroupParent, teardownPod } from "./teardown-pod.js";
+
+export interface DnsOptions {
+  readonly servers: readonly string[];
+  readonly search: readonly string[];
+  readonly options: readonly string[];
+  readonly domain?: string | undefined;
+}
+
+export interface RunOptions {
+  /** `none` (loopback only) or `host`; CNI networks come with the networking work. */
+  readonly net: "none" | "host";
+  readonly hostname?: string | undefined;
+  readonly dns: DnsOptions;
+  readonly hostsEntries: readonly (readonly [string, string])[];
+  readonly interactive: boolean;
+  /** Supervise without a terminal, in a new session (for `rkt app sandbox` and the CRI server). */
+  readonly detach: boolean;
+  readonly insecure: InsecureOptions;
+  /** Where the native stage1 programs are (dist/). */
+  readonly stage1Dir: string;
+  /** How the supervisor calls back into rkt for teardown: [node, script, global flags...]. */
+  readonly rktArgv: readonly string[];
+  /** The launcher's pipe (RKT_LAUNCH_FD), if rkt runs under it. */
+  readonly launchFd?: number | undefined;
+  readonly warn: (message: string) => void;
+}
+
+export interface StartedPod {
+  readonly uuid: string;
+  readonly supervisorPid: number;
+  /** Resolves with the pod's exit code when the supervisor was not handed to a launcher. */
+  readonly exited: Promise<number> | undefined;
+}
+
+export async function runPreparedPod(pods: PodStore, images: ImageStore, prepared: PodRef, options: RunOptions): Promise<StartedPod> {
+  if (prepared.dir !== "prepared") {
+    throw new RktError("failed-precondition", `pod "${prepared.uuid}" is ${pods.state(prepared)}, not prepared`, { hint: "only prepared pods can be run; see `rkt list`" });
+  }
+  const lock = FileLock.tryAcquire(prepared.path, "exclusive");
+  if (lock === undefined) throw new RktError("failed-precondition", `pod "${prepared.uuid}" is being run by another rkt process`);
+  let ref: PodRef;
+  try {
+    ref = pods.move(prepared, "run");
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+  const files = new PodFiles(ref.path);
+  const flavor = parseFlavor(readFileSync(files.stage1, "utf8").trim());
+  const runtime = runtimeFor(flavor, options.warn);
+  try {
+    const manifest = pods.readManifest(ref);
+    if (options.interactive && manifest.apps.length !== 1) {
+      throw new RktError("invalid-argument", `--interactive needs a pod of exactly one app; this one has ${manifest.apps.length}`);
+    }
+    if (flavor === "fly" && manifest.apps.length !== 1) {
+      throw new RktError("invalid-argument", `stage1 "fly" runs exactly one app; this pod has ${manifest.apps.length}`);
+    }
+    const hostname = options.hostname ?? `rkt-${ref.uuid}`;
+    atomicWriteFileSync(files.runOptions, JSON.stringify({ net: options.net, hostname, dns: options.dns, interactive: options.interactive, flavor }));
+    writeEtcFiles(files, hostname, options);
+    const ns = flavor === "fly" ? undefined : await createPodNamespaces(ref.uuid, hostname, options.net === "host");
+    prepareVolumes(files, manifest);
+    for (const app of manifest.apps) await prepareApp(images, ref, files, manifest, app, runtime, flavor, ns, hostname, options);
+    writeSupervisorPlan(files, manifest, ref, options);
+    const started = startSupervisor(files, lock, options);
+    return { uuid: ref.uuid, ...started };
+  } catch (err) {
+    // Nothing half-made stays: undo the host side and remove the pod.
+    await teardownPod(ref.uuid, ref.path, runtime).catch(() => []);
+    const garbage = pods.move(ref, "garbage");
+    rmSync(garbage.path, { recursive: true, force: true });
+    lock.release();
+    throw wrap(`running pod ${ref.uuid}`, err);
+  }
+}
+
+function writeEtcFiles(files: PodFiles, hostname: string, options: RunOptions): void {
+  mkdirSync(join(files.dir, "etc"), { recursive: true });
+  const hosts = ["# Generated by rkt run", "127.0.0.1\tlocalhost localhost.localdomain", "::1\tlocalhost ip6-localhost ip6-loopback", `127.0.1.1\t${hostname}`];
+  const byIp = new Map<string, string[]>();
+  for (const [ip, host] of options.hostsEntries) byIp.set(ip, [...(byIp.get(ip) ?? []), host]);
+  for (const [ip, names] of byIp) hosts.push(`${ip}\t${names.join(" ")}`);
+  writeFileSync(files.etc("hosts"), `${hosts.join("\n")}\n`);
+  writeFileSync(files.etc("hostname"), `${hostname}\n`);
+  const dns = options.dns;
+  let resolv: string;
+  if (dns.servers.length > 0 || dns.search.length > 0 || dns.options.length > 0 || dns.domain !== undefined) {
+    resolv = ["# Generated by rkt run", ...dns.servers.map((s) => `nameserver ${s}`), ...(dns.domain === undefined ? [] : [`domain ${dns.domain}`]), ...(dns.search.length > 0 ? [`search ${dns.search.join(" ")}`] : []), ...(dns.options.length > 0 ? [`options ${dns.options.join(" ")}`] : [])].join("\n");
+  } else if (options.net === "host" && existsSync("/etc/resolv.conf")) {
+    resolv = readFileSync("/etc/resolv.conf", "utf8").trimEnd();
+  } else {
+    resolv = "# Generated by rkt run: no DNS configured (use --dns)";
+  }
+  writeFileSync(files.etc("resolv.conf"), `${resolv}\n`);
+}
+
+function prepareVolumes(files: PodFiles, manifest: PodManifest): void {
+  for (const v of manifest.volumes ?? []) {
+    if (v.kind === "empty") {
+      const dir = files.volume(v.name);
+      mkdirSync(dir, { recursive: true });
+      chmodSync(dir, parseInt(v.mode ?? "0755", 8));
+      chownSync(dir, v.uid ?? 0, v.gid ?? 0);
+    } else if (v.source === undefined || !existsSync(v.source)) {
+      throw new RktError("invalid-argument", `host volume "${v.name}": source ${v.source ?? "(none)"} does not exist`, { hint: "create it, or fix --volume NAME,kind=host,source=PATH" });
+    }
+  }
+}
+
+async function prepareApp(
+  images: ImageStore,
+  ref: PodRef,
+  files: PodFiles,
+  manifest: PodManifest,
+  app: PodApp,
+  runtime: OciRuntime,
+  flavor: Stage1Flavor,
+  ns: PodNamespaces | undefined,
+  hostname: string,
+  options: RunOptions,
+): Promise<void> {
+  const record = images.getImage(app.image.id);
+  if (record === undefined) throw new RktError("not-found", `image ${app.image.id} of app "${app.name}" is no longer in the store`, { hint: "fetch it again" });
+  const bundle = files.app(app.name);
+  const rootfs = files.appFile(app.name, "rootfs");
+  const { upper, work } = files.overlay(app.name);
+  mkdirSync(rootfs, { recursive: true });
+  mkdirSync(upper, { recursive: true });
+  mkdirSync(work, { recursive: true });
+  const layersBase = join(images.paths.layersRoot());
+  const lowers = [...record.layers].reverse().map((l) => {
+    const [algorithm = "", hex = ""] = l.diffId.split(":");
+    return `${algorithm}/${hex}/rootfs`;
+  });
+  if (lowers.length === 0) {
+    mkdirSync(join(files.dir, "overlay", "empty"), { recursive: true });
+    lowers.push(join(files.dir, "overlay", "empty"));
+  }
+  mountOverlay(rootfs, layersBase, lowers, upper, work);
+  images.touch(record.id);
+  writeFileSync(files.appFile(app.name, "image-id"), record.id);
+
+  // Implicit volumes start with the image's content at their mount point (Docker semantics).
+  const implicit = new Set((nameValueGet(manifest.annotations, DOCKER_VOLUME_ANNOTATION) ?? "").split(",").filter((s) => s !== ""));
+  const mounts: { destination: string; source: string; readOnly: boolean; recursive: boolean }[] = [];
+  for (const m of app.mounts ?? []) {
+    const vol = (manifest.volumes ?? []).find((v) => v.name === m.volume);
+    if (vol === undefined) throw new RktError("invalid-argument", `app "${app.name}" mounts unknown volume "${m.volume}"`);
+    const source = vol.kind === "host" ? (vol.source ?? "") : files.volume(vol.name);
+    if (implicit.has(vol.name)) {
+      const inImage = await secureJoin(rootfs, m.path);
+      if (existsSync(inImage)) cpSync(inImage, source, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
+    }
+    mounts.push({ destination: m.path, source, readOnly: vol.readOnly === true, recursive: vol.recursive ?? true });
+  }
+  const spec = await buildAppProcess({
+    uuid: ref.uuid,
+    app,
+    rootfs,
+    imageLabel: app.image.name ?? app.image.id,
+    mounts,
+    etc: { hosts: files.etc("hosts"), resolv: files.etc("resolv.conf"), hostname: files.etc("hostname") },
+    ns,
+    hostname,
+    terminal: options.interactive,
+    flavor,
+    insecure: options.insecure,
+    cgroupsPath: `${podCgroupParent(ref.uuid)}/${app.name}`,
+  });
+  atomicWriteFileSync(files.appFile(app.name, "config.json"), JSON.stringify(spec, null, 2));
+  const consoleSocket = options.interactive ? files.supervisor("console.sock") : undefined;
+  writeArgv(files.appFile(app.name, "start"), runtime.startArgv(bundle, containerId(ref.uuid, app.name), files.appFile(app.name, "pid"), consoleSocket));
+  const signal = runtime.signalArgv(containerId(ref.uuid, app.name));
+  if (signal !== undefined) writeArgv(files.appFile(app.name, "signal"), signal);
+}
+
+function writeSupervisorPlan(files: PodFiles, manifest: PodManifest, ref: PodRef, options: RunOptions): void {
+  mkdirSync(join(files.dir, "supervisor"), { recursive: true });
+  atomicWriteFileSync(files.supervisor("apps"), manifest.apps.map((a) => `${a.name}\n`).join(""));
+  writeArgv(files.supervisor("finally"), [...options.rktArgv, "stage1-teardown", ref.uuid]);
+}
+
+function writeArgv(path: string, argv: readonly string[]): void {
+  atomicWriteFileSync(path, argv.map((a) => `${a}\0`).join(""));
+}
+
+/**
+ * Spawns the supervisor with the pod lock as its fd 3 and lets go of it: from here the supervisor
+ * (and whatever it execs for teardown) holds the lock for the pod's whole life.
+ */
+function startSupervisor(files: PodFiles, lock: FileLock, options: RunOptions): { supervisorPid: number; exited: Promise<number> | undefined } {
+  const args = [files.dir, ...(options.interactive ? ["--interactive"] : []), ...(options.detach ? ["--detach"] : [])];
+  const child = spawn(join(options.stage1Dir, "rkt-supervisor"), args, {
+    stdio: options.detach ? ["ignore", "ignore", "ignore", lock.descriptor] : ["inherit", "inherit", "inherit", lock.descriptor],
+    env: { ...process.env, RKT_LOCK_FD: "3" },
+    detached: options.detach,
+  });
+  const pid = child.pid;
+  if (pid === undefined) {
+    throw new RktError("internal", `cannot start the stage1 supervisor (${join(options.stage1Dir, "rkt-supervisor")})`, { hint: "run scripts/install.sh to build it" });
+  }
+  lock.forget();
+  if (options.detach) {
+    child.unref();
+    return { supervisorPid: pid, exited: undefined };
+  }
+  if (options.launchFd !== undefined) {
+    // The launcher adopts the supervisor when we exit and reports its exit code.
+    writeSync(options.launchFd, `wait ${pid}\n`);
+    child.unref();
+    return { supervisorPid: pid, exited: undefined };
+  }
+  // Without a launcher (rkt run by `node dist/rkt.mjs` directly), wait here.
+  return {
+    supervisorPid: pid,
+    exited: new Promise((resolve) => child.once("exit", (code, signal) => resolve(code ?? (signal === null ? 254 : 128 + signalNumber(signal))))),
+  };
+}
+
+function signalNumber(signal: NodeJS.Signals): number {
+  return constants.signals[signal];
+}

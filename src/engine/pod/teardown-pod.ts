@@ -1,0 +1,86 @@
+/**
+ * Releases everything a pod held on the host: runtime containers, mounts, pinned namespaces and
+ * cgroup directories. Idempotent and tolerant of partial state, because it runs in three places:
+ * the supervisor's `finally` when a pod ends, `rkt gc` for pods whose stage1 was killed, and the
+ * error path of a failed start.
+ */
+import { execFile } from "node:child_process";
+import { readdirSync, rmdirSync } from "node:fs";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { containerId } from "../../pod/pod-files.js";
+import { mountsUnder, unmount } from "../../sys/mounts.js";
+import { destroyPodNamespaces } from "../../stage1/pod-namespaces.js";
+import type { OciRuntime } from "../../stage1/stage1-flavor.js";
+
+const run = promisify(execFile);
+
+/** The cgroup (relative to each hierarchy's root) under which a pod's apps live. */
+export function podCgroupParent(uuid: string): string {
+  return `/rkt/${uuid}`;
+}
+
+export async function teardownPod(uuid: string, podDir: string, runtime: OciRuntime): Promise<string[]> {
+  const problems: string[] = [];
+  let apps: string[] = [];
+  try {
+    apps = readdirSync(join(podDir, "apps"));
+  } catch {
+    // no apps were set up
+  }
+  await Promise.all(
+    apps.map(async (app) => {
+      const id = containerId(uuid, app);
+      try {
+        const [bin = "runc", ...args] = runtime.deleteArgv(id);
+        await run(bin, args);
+      } catch (err) {
+        const stderr = (err as { stderr?: string }).stderr ?? "";
+        if (!/does not exist|not found|no such/i.test(stderr)) problems.push(`deleting container ${id}: ${stderr.trim() || String(err)}`);
+      }
+    }),
+  );
+  for (const point of mountsUnder(podDir)) {
+    try {
+      unmount(point);
+    } catch (err) {
+      problems.push(`unmounting ${point}: ${String(err)}`);
+    }
+  }
+  try {
+    destroyPodNamespaces(uuid);
+  } catch (err) {
+    problems.push(`removing namespaces: ${String(err)}`);
+  }
+  removeCgroups(podCgroupParent(uuid));
+  return problems;
+}
+
+/** Removes the pod's cgroup directories in every v1 hierarchy (and the v2 mount), leaf first. */
+function removeCgroups(relative: string): void {
+  let hierarchies: string[];
+  try {
+    hierarchies = readdirSync("/sys/fs/cgroup");
+  } catch {
+    return;
+  }
+  for (const h of hierarchies) {
+    const base = join("/sys/fs/cgroup", h, relative);
+    removeTree(base);
+  }
+}
+
+function removeTree(dir: string): void {
+  let entries: import("node:fs").Dirent[];
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return;
+  }
+  for (const e of entries) if (e.isDirectory()) removeTree(join(dir, e.name));
+  try {
+    rmdirSync(dir);
+  } catch {
+    // still has processes, or already gone
+  }
+}
