@@ -73,4 +73,7 @@ if [ ! -f "$example/index.json" ]; then
 fi
 rkt fetch --insecure-options=image "oci:$example:latest"
 rkt image list
+# ... and run as a pod: the foreground `rkt run` is the pod, its exit code the app's.
+rkt run --insecure-options=image --net=none localhost/busybox:latest --exec=/bin/echo -- "hello from a rkt pod"
+rkt list
 echo "install: done; rkt is $(command -v rkt)" >&2

@@ -13,6 +13,8 @@ export interface CommandContext {
   readonly env: NodeJS.ProcessEnv;
   /** Aborted on SIGINT/SIGTERM. */
   readonly signal: AbortSignal;
+  /** How to run this rkt again: [node, script]; the native stage1 programs sit beside the script. */
+  readonly self: { readonly node: string; readonly script: string };
 }
 
 export interface Command<S extends FlagSpecs = FlagSpecs> {
@@ -20,6 +22,8 @@ export interface Command<S extends FlagSpecs = FlagSpecs> {
   readonly summary: string;
   readonly usage: string;
   readonly flags: S;
+  /** Internal commands are not listed by `rkt help`. */
+  readonly hidden?: boolean;
   /** Stop flag parsing at the first positional (for `run`'s per-app sections). */
   readonly stopAtPositional?: boolean;
   /** Returns the exit code. */

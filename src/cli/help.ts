@@ -7,8 +7,9 @@ export function renderHelp(commands: readonly Command[], words: readonly string[
   const cmd = commands.find((c) => c.path.join(" ") === words.join(" "));
   if (cmd === undefined || words.length === 0) {
     const lines = ["rkt - the pod-native container engine", "", "USAGE:", "  rkt [global options] <command> [command options] [arguments...]", "", "COMMANDS:"];
-    const width = Math.max(...commands.map((c) => c.path.join(" ").length));
-    for (const c of commands) lines.push(`  ${c.path.join(" ").padEnd(width)}  ${c.summary}`);
+    const listed = commands.filter((c) => c.hidden !== true);
+    const width = Math.max(...listed.map((c) => c.path.join(" ").length));
+    for (const c of listed) lines.push(`  ${c.path.join(" ").padEnd(width)}  ${c.summary}`);
     lines.push("", "GLOBAL OPTIONS:", ...flagLines(globalFlags), "", "Run 'rkt help <command>' for more about a command.");
     return `${lines.join("\n")}\n`;
   }

@@ -5,8 +5,8 @@
  */
 import { RktError } from "../lib/errors.js";
 import { flagName, parseFlags, type FlagSpecs } from "./args/flags.js";
-import type { Command, CommandContext } from "./command.js";
-import { commands } from "./commands.js";
+import type { CommandContext } from "./command.js";
+import { commands, loadAllCommands, loadCommand, type CommandEntry } from "./commands.js";
 import { globalFlags, globalOptionsFrom } from "./global-flags.js";
 import { renderHelp } from "./help.js";
 import type { Output } from "./output/output.js";
@@ -14,26 +14,28 @@ import type { Output } from "./output/output.js";
 /** rkt's exit code for its own failures (as opposed to an app's exit code). */
 export const EXIT_RKT_FAILURE = 254;
 
-export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, out: Output, signal: AbortSignal): Promise<number> {
-  const { command, rest, words, matched } = findCommand(argv);
-  if (command === undefined) {
+export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, out: Output, signal: AbortSignal, self: CommandContext["self"]): Promise<number> {
+  const { entry, rest, words, matched } = findCommand(argv);
+  if (entry === undefined) {
     if (words.length === 0 || words[0] === "help") {
-      out.stdout(renderHelp(commands, words.slice(1)));
+      out.stdout(renderHelp(await loadAllCommands(), words.slice(1)));
       return words.length === 0 && argv.length === 0 ? EXIT_RKT_FAILURE : 0;
     }
     out.stderr(`rkt: unknown command "${words.slice(0, matched + 1).join(" ")}"\nRun 'rkt help' for usage.\n`);
     return EXIT_RKT_FAILURE;
   }
-  const label = command.path.join(" ");
+  const label = entry.path.join(" ");
   try {
+    // Only this command's module is loaded (see commands.ts).
+    const command = await loadCommand(entry);
     const specs: FlagSpecs = { ...globalFlags, ...command.flags };
     const parsed = parseFlags(rest, specs, label, command.stopAtPositional === true ? { stopAtPositional: true } : {});
     if (parsed.given.has("help")) {
-      out.stdout(renderHelp(commands, [...command.path]));
+      out.stdout(renderHelp([command], [...command.path]));
       return 0;
     }
     const globals = globalOptionsFrom(parsed.values as never);
-    const ctx: CommandContext = { globals, out, env, signal };
+    const ctx: CommandContext = { globals, out, env, signal, self };
     return await command.run(ctx, parsed);
   } catch (err) {
     out.stderr(formatError(label, err, env.RKT_DEBUG === "1" || argv.includes("--debug")));
@@ -42,7 +44,7 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv, out:
 }
 
 /** The longest run of leading words (skipping global flags) that names a command. */
-function findCommand(argv: readonly string[]): { command: Command | undefined; rest: string[]; words: string[]; matched: number } {
+function findCommand(argv: readonly string[]): { entry: CommandEntry | undefined; rest: string[]; words: string[]; matched: number } {
   const leadingFlags: string[] = [];
   const words: string[] = [];
   let i = 0;
@@ -61,13 +63,13 @@ function findCommand(argv: readonly string[]): { command: Command | undefined; r
     if (!commands.some((c) => startsWith(c.path, candidate))) break;
     words.push(arg);
   }
-  let best: Command | undefined;
+  let best: CommandEntry | undefined;
   for (const c of commands) {
     if (c.path.length <= words.length && startsWith(words, c.path) && (best === undefined || c.path.length > best.path.length)) best = c;
   }
-  if (best === undefined) return { command: undefined, rest: [], words: [...words, ...argv.slice(i)], matched: words.length };
+  if (best === undefined) return { entry: undefined, rest: [], words: [...words, ...argv.slice(i)], matched: words.length };
   const extraWords = words.slice(best.path.length);
-  return { command: best, rest: [...leadingFlags, ...extraWords, ...argv.slice(i)], words, matched: words.length };
+  return { entry: best, rest: [...leadingFlags, ...extraWords, ...argv.slice(i)], words, matched: words.length };
 }
 
 function startsWith(list: readonly string[], prefix: readonly string[]): boolean {

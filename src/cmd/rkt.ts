@@ -13,7 +13,7 @@ for (const sig of ["SIGINT", "SIGTERM"] as const) {
   });
 }
 
-const code = await main(process.argv.slice(2), process.env, processOutput(), controller.signal);
+const code = await main(process.argv.slice(2), process.env, processOutput(), controller.signal, { node: process.execPath, script: process.argv[1] ?? "" });
 // Exit as soon as the output is flushed: idle keep-alive sockets or timers of a finished download
 // must not hold a finished command open. An empty write calls back after the earlier ones.
 process.stdout.write("", () => process.stderr.write("", () => process.exit(code)));

@@ -15,8 +15,8 @@
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { z } from "zod";
 import { errnoCode, RktError } from "../lib/errors.js";
+import * as z from "../lib/schema.js";
 
 export interface BasicCredentials {
   readonly username: string;
@@ -34,21 +34,31 @@ export interface AuthConfig {
   domainAuth(host: string): AuthHeaders | undefined;
 }
 
-const credentialsSchema = z.object({ user: z.string(), password: z.string() });
-const dockerAuthSchema = z.object({
-  rktKind: z.literal("dockerAuth"),
-  rktVersion: z.literal("v1"),
-  registries: z.array(z.string().min(1)).min(1),
-  credentials: credentialsSchema,
-});
-const authSchema = z.object({
-  rktKind: z.literal("auth"),
-  rktVersion: z.literal("v1"),
-  domains: z.array(z.string().min(1)).min(1),
-  type: z.enum(["basic", "oauth"]),
-  credentials: z.union([credentialsSchema, z.object({ token: z.string() })]),
-});
-const kindSchema = z.object({ rktKind: z.string(), rktVersion: z.string() });
+/**
+ * The schemas of auth.d files. Built on first use, not at import: most hosts have no auth.d file,
+ * and constructing zod schemas costs every `rkt fetch` start-up time.
+ */
+function buildSchemas() {
+  const credentials = z.object({ user: z.string(), password: z.string() });
+  return {
+    kind: z.object({ rktKind: z.string(), rktVersion: z.string() }),
+    dockerAuth: z.object({
+      rktKind: z.literal("dockerAuth"),
+      rktVersion: z.literal("v1"),
+      registries: z.array(z.string().check(z.minLength(1))).check(z.minLength(1)),
+      credentials,
+    }),
+    auth: z.object({
+      rktKind: z.literal("auth"),
+      rktVersion: z.literal("v1"),
+      domains: z.array(z.string().check(z.minLength(1))).check(z.minLength(1)),
+      type: z.enum(["basic", "oauth"]),
+      credentials: z.union([credentials, z.object({ token: z.string() })]),
+    }),
+  };
+}
+
+let schemas: ReturnType<typeof buildSchemas> | undefined;
 
 /** Reads auth.d from each directory in precedence order (lowest first). */
 export function loadAuthConfig(configDirs: readonly string[]): AuthConfig {
@@ -76,10 +86,11 @@ export function loadAuthConfig(configDirs: readonly string[]): AuthConfig {
           hint: "fix the JSON or remove the file",
         });
       }
-      const kind = kindSchema.safeParse(json);
+      schemas ??= buildSchemas();
+      const kind = schemas.kind.safeParse(json);
       if (!kind.success) throw new RktError("invalid-argument", `configuration file ${path} has no rktKind/rktVersion`);
       if (kind.data.rktKind === "dockerAuth") {
-        const parsed = dockerAuthSchema.safeParse(json);
+        const parsed = schemas.dockerAuth.safeParse(json);
         if (!parsed.success) throw invalid(path, parsed.error.message);
         for (const reg of parsed.data.registries) {
           const prev = seenDocker.get(reg);
@@ -88,7 +99,7 @@ export function loadAuthConfig(configDirs: readonly string[]): AuthConfig {
           docker.set(reg, { username: parsed.data.credentials.user, password: parsed.data.credentials.password });
         }
       } else if (kind.data.rktKind === "auth") {
-        const parsed = authSchema.safeParse(json);
+        const parsed = schemas.auth.safeParse(json);
         if (!parsed.success) throw invalid(path, parsed.error.message);
         const c = parsed.data.credentials;
         let headers: AuthHeaders;

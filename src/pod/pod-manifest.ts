@@ -7,7 +7,7 @@
  * Beyond appc, `image.id` holds our OCI image ID (`sha256:<hex>` manifest digest) and `app` is
  * always filled from the image config, so the manifest is self-contained.
  */
-import * as z from "zod/mini";
+import * as z from "../lib/schema.js";
 
 const nameValue = z.object({ name: z.string(), value: z.string() });
 

@@ -11,6 +11,8 @@ interface Libc {
   lsetxattr(path: string, name: string, value: Buffer, size: number, flags: number): number;
   lgetxattr(path: string, name: string, value: Buffer | null, size: number): number;
   llistxattr(path: string, list: Buffer | null, size: number): number;
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): number;
+  umount2(target: string, flags: number): number;
   errno(): number;
 }
 
@@ -31,6 +33,8 @@ function libc(): Libc {
     lsetxattr: lib.func("int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags)"),
     lgetxattr: lib.func("long lgetxattr(const char *path, const char *name, _Out_ void *value, size_t size)"),
     llistxattr: lib.func("long llistxattr(const char *path, _Out_ char *list, size_t size)"),
+    mount: lib.func("int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)"),
+    umount2: lib.func("int umount2(const char *target, int flags)"),
     errno: () => koffi.decode(errnoLoc(), "int") as number,
   };
   /* eslint-enable @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-member-access, @typescript-eslint/no-unsafe-assignment */
@@ -39,7 +43,7 @@ function libc(): Libc {
 
 const ERRNO_NAMES: Record<number, string> = {
   1: "EPERM", 2: "ENOENT", 4: "EINTR", 9: "EBADF", 11: "EAGAIN", 13: "EACCES", 17: "EEXIST",
-  20: "ENOTDIR", 22: "EINVAL", 28: "ENOSPC", 30: "EROFS", 61: "ENODATA", 95: "EOPNOTSUPP",
+  16: "EBUSY", 19: "ENODEV", 20: "ENOTDIR", 22: "EINVAL", 28: "ENOSPC", 30: "EROFS", 61: "ENODATA", 95: "EOPNOTSUPP",
 };
 
 /** An Error shaped like Node's system errors (`code`, `errno`, `syscall`, `path`). */
@@ -115,4 +119,26 @@ export function llistxattr(path: string): string[] {
   const n = libc().llistxattr(path, buf, size);
   if (n < 0) throw sysError("llistxattr", path);
   return buf.subarray(0, n).toString("utf8").split("\0").filter((s) => s.length > 0);
+}
+
+export const MS_RDONLY = 1;
+export const MS_NOSUID = 2;
+export const MS_NODEV = 4;
+export const MS_NOEXEC = 8;
+export const MS_BIND = 4096;
+export const MS_REC = 16384;
+export const MS_PRIVATE = 1 << 18;
+export const MNT_DETACH = 2;
+
+/** mount(2). */
+export function mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void {
+  if (libc().mount(source, target, fstype, flags, data) !== 0) throw sysError("mount", target);
+}
+
+/** umount2(2); returns false when nothing was mounted there (EINVAL) or the path is gone. */
+export function umount2(target: string, flags = 0): boolean {
+  if (libc().umount2(target, flags) === 0) return true;
+  const err = sysError("umount2", target);
+  if (err.code === "EINVAL" || err.code === "ENOENT") return false;
+  throw err;
 }

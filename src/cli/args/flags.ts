@@ -15,6 +15,8 @@ export interface BoolFlag {
   readonly help: string;
   readonly default: boolean;
   readonly hidden?: boolean;
+  /** A one-letter alias (`-f`), for the few flags users type that way (`rkt logs -f`). */
+  readonly short?: string;
 }
 export interface StringFlag {
   readonly kind: "string";
@@ -22,6 +24,8 @@ export interface StringFlag {
   readonly default: string;
   readonly choices?: readonly string[];
   readonly hidden?: boolean;
+  /** The value of a bare `--name` (cobra's NoOptDefVal): then the flag never takes the next word. */
+  readonly bare?: string;
 }
 export interface ListFlag {
   readonly kind: "list";
@@ -29,6 +33,8 @@ export interface ListFlag {
   /** Split each occurrence on commas (rkt's CSV flags such as --insecure-options). */
   readonly csv: boolean;
   readonly hidden?: boolean;
+  /** The value of a bare `--name`, as for StringFlag. */
+  readonly bare?: string;
 }
 export type FlagSpec = BoolFlag | StringFlag | ListFlag;
 export type FlagSpecs = Readonly<Record<string, FlagSpec>>;
@@ -73,6 +79,14 @@ export function parseFlags<S extends FlagSpecs>(argv: readonly string[], specs: 
       positionals.push(...argv.slice(i + 1));
       break;
     }
+    if (/^-[a-zA-Z]$/.test(arg)) {
+      const hit = Object.entries(specs).find(([, spec]) => spec.kind === "bool" && spec.short === arg.slice(1));
+      if (hit !== undefined) {
+        values[hit[0]] = true;
+        given.add(hit[0]);
+        continue;
+      }
+    }
     if (!arg.startsWith("--") || arg === "-") {
       if (arg.startsWith("-") && arg.length > 1) {
         throw new RktError("invalid-argument", `unknown shorthand flag "${arg}" for "rkt ${command}"`, {
@@ -101,7 +115,7 @@ export function parseFlags<S extends FlagSpecs>(argv: readonly string[], specs: 
       values[key] = inline === undefined ? true : parseBool(inline, name);
       continue;
     }
-    let value = inline;
+    let value = inline ?? spec.bare;
     if (value === undefined) {
       const next = argv[i + 1];
       if (next === undefined) throw new RktError("invalid-argument", `flag "--${name}" needs a value`);

@@ -32,7 +32,7 @@ export const statusCommand = defineCommand({
       const limit = waitExit ?? waitReady ?? 0;
       if (done || Date.now() - start > limit) {
         if (!done) throw new RktError("unavailable", `pod "${ref.uuid}" did not reach the awaited state within ${values.wait || values.waitReady}`);
-        print(ctx.out.stdout, info, values.format);
+        print((t) => ctx.out.stdout(t), info, values.format);
         return 0;
       }
       await sleep(100, undefined, { signal: ctx.signal });

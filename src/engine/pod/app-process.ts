@@ -118,7 +118,7 @@ function appResources(isolators: readonly Isolator[] | undefined): AppResourcesI
 function isolatorLimit(isolators: readonly Isolator[] | undefined, name: string): string | undefined {
   const v = isolators?.find((i) => i.name === name)?.value;
   if (v === undefined) return undefined;
-  if (typeof v === "object" && v !== null && "limit" in v && typeof (v as { limit: unknown }).limit === "string") return (v as { limit: string }).limit;
+  if (typeof v === "object" && v !== null && "limit" in v && typeof (v).limit === "string") return (v as { limit: string }).limit;
   throw new RktError("invalid-argument", `isolator ${name} must be {"limit": "<quantity>"}`);
 }
 

@@ -10,8 +10,8 @@
 import { createReadStream, readFileSync, statSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import type { Readable } from "node:stream";
-import { z } from "zod";
 import { errnoCode, RktError } from "../../lib/errors.js";
+import * as z from "../../lib/schema.js";
 import { splitDigest } from "../store/store-paths.js";
 import type { BlobRef, ImageSource, ManifestBytes } from "./image-source.js";
 
@@ -25,8 +25,8 @@ const layoutIndexSchema = z.object({
     z.object({
       mediaType: z.string(),
       digest: z.string(),
-      size: z.number().int().nonnegative(),
-      annotations: z.record(z.string(), z.string()).optional(),
+      size: z.int().check(z.nonnegative()),
+      annotations: z.optional(z.record(z.string(), z.string())),
     }),
   ),
 });

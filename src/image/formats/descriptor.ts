@@ -2,7 +2,7 @@
  * Content descriptors and platforms, the references between the nodes of an image graph
  * (image-spec descriptor.md; platform from image-index.md, "platform").
  */
-import { z } from "zod";
+import * as z from "../../lib/schema.js";
 import { digestSchema } from "./digest.js";
 
 /**
@@ -10,11 +10,11 @@ import { digestSchema } from "./digest.js";
  * with RFC 6838). Rejecting anything else keeps control characters and parameters out of the
  * strings rkt later compares and prints.
  */
-export const mediaTypeSchema = z
-  .string()
-  .regex(/^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/, {
+export const mediaTypeSchema = z.string().check(
+  z.regex(/^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/, {
     error: "invalid media type (RFC 6838)",
-  });
+  }),
+);
 
 /** The platform an image runs on (image-index.md, "platform"). Values follow Go's GOOS/GOARCH. */
 export interface Platform {
@@ -28,13 +28,13 @@ export interface Platform {
 }
 
 /** Schema for a platform object; `architecture` and `os` are REQUIRED (image-index.md). */
-export const platformSchema: z.ZodType<Platform> = z.object({
-  architecture: z.string().min(1),
-  os: z.string().min(1),
-  "os.version": z.string().optional(),
-  "os.features": z.array(z.string()).optional(),
-  variant: z.string().optional(),
-  features: z.array(z.string()).optional(),
+export const platformSchema: z.ZodMiniType<Platform> = z.object({
+  architecture: z.string().check(z.minLength(1)),
+  os: z.string().check(z.minLength(1)),
+  "os.version": z.optional(z.string()),
+  "os.features": z.optional(z.array(z.string())),
+  variant: z.optional(z.string()),
+  features: z.optional(z.array(z.string())),
 });
 
 /**
@@ -56,14 +56,14 @@ export interface Descriptor {
 }
 
 /** Schema for a descriptor: digest format checked, size a non-negative integer. */
-export const descriptorSchema: z.ZodType<Descriptor> = z.object({
+export const descriptorSchema: z.ZodMiniType<Descriptor> = z.object({
   mediaType: mediaTypeSchema,
   digest: digestSchema,
-  size: z.number().int().nonnegative(),
-  urls: z.array(z.string()).optional(),
-  annotations: z.record(z.string(), z.string()).optional(),
-  platform: platformSchema.optional(),
-  artifactType: mediaTypeSchema.optional(),
+  size: z.int().check(z.nonnegative()),
+  urls: z.optional(z.array(z.string())),
+  annotations: z.optional(z.record(z.string(), z.string())),
+  platform: z.optional(platformSchema),
+  artifactType: z.optional(mediaTypeSchema),
 });
 
 /**

@@ -6,7 +6,7 @@
  * instead of failing later inside the store.
  */
 import { createHash } from "node:crypto";
-import { z } from "zod";
+import * as z from "../../lib/schema.js";
 
 /** The digest algorithms rkt can compute (descriptor.md, "Registered algorithms"). */
 export type DigestAlgorithm = "sha256" | "sha512";
@@ -50,7 +50,7 @@ export const DIGEST_FORMAT_HINT = "expected sha256:<64 lowercase hex digits> or 
  * Schema for a digest field in a manifest, index or config (descriptor.md, "digest": REQUIRED, MUST
  * conform to "Digests").
  */
-export const digestSchema = z.string().refine(isDigest, { error: `invalid digest: ${DIGEST_FORMAT_HINT}` });
+export const digestSchema = z.string().check(z.refine(isDigest, { error: `invalid digest: ${DIGEST_FORMAT_HINT}` }));
 
 /**
  * The digest of some bytes, computed with the given algorithm.

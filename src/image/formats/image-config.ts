@@ -3,7 +3,7 @@
  * into an app (image-spec config.md; the Docker config `application/vnd.docker.container.image.v1+json`
  * has the same shape for these fields).
  */
-import { z } from "zod";
+import * as z from "../../lib/schema.js";
 import { digestSchema } from "./digest.js";
 import { parseDocument } from "./parse-document.js";
 
@@ -55,8 +55,11 @@ export interface ImageConfig {
 }
 
 /** `T | null | undefined` in, `T | undefined` out (config.md: null is equivalent to absent). */
-function nullable<T extends z.ZodType>(schema: T) {
-  return schema.nullish().transform((v) => v ?? undefined);
+function nullable<T extends z.ZodMiniType>(schema: T) {
+  return z.pipe(
+    z.nullish(schema),
+    z.transform((v: z.infer<T> | null | undefined) => v ?? undefined),
+  );
 }
 
 const execConfigSchema = z.object({
@@ -80,11 +83,11 @@ const historySchema = z.object({
 });
 
 /** Schema for an image configuration blob. Unknown fields are dropped (config.md: "should be ignored"). */
-export const imageConfigSchema: z.ZodType<ImageConfig> = z.object({
+export const imageConfigSchema: z.ZodMiniType<ImageConfig> = z.object({
   created: nullable(z.string()),
   author: nullable(z.string()),
-  architecture: z.string().min(1),
-  os: z.string().min(1),
+  architecture: z.string().check(z.minLength(1)),
+  os: z.string().check(z.minLength(1)),
   "os.version": nullable(z.string()),
   "os.features": nullable(z.array(z.string())),
   variant: nullable(z.string()),

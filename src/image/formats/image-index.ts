@@ -3,7 +3,7 @@
  * list (docker/distribution manifest-v2-2.md, "Manifest List"). Both list manifest descriptors with
  * a platform each; rkt reads them into one type and picks an entry with selectPlatform().
  */
-import { z } from "zod";
+import * as z from "../../lib/schema.js";
 import { descriptorSchema, mediaTypeSchema, platformSchema, type Descriptor } from "./descriptor.js";
 import { DOCKER_MANIFEST_LIST, OCI_IMAGE_INDEX } from "./media-types.js";
 
@@ -21,20 +21,20 @@ export interface ImageIndex {
 }
 
 /** Schema for `application/vnd.oci.image.index.v1+json`; `platform` is OPTIONAL per entry. */
-export const ociIndexSchema: z.ZodType<ImageIndex> = z.object({
+export const ociIndexSchema: z.ZodMiniType<ImageIndex> = z.object({
   schemaVersion: z.literal(2),
-  mediaType: z.literal(OCI_IMAGE_INDEX).optional(),
-  artifactType: mediaTypeSchema.optional(),
+  mediaType: z.optional(z.literal(OCI_IMAGE_INDEX)),
+  artifactType: z.optional(mediaTypeSchema),
   manifests: z.array(descriptorSchema),
-  subject: descriptorSchema.optional(),
-  annotations: z.record(z.string(), z.string()).optional(),
+  subject: z.optional(descriptorSchema),
+  annotations: z.optional(z.record(z.string(), z.string())),
 });
 
 /**
  * Schema for `application/vnd.docker.distribution.manifest.list.v2+json`: every entry has a
  * REQUIRED platform (manifest-v2-2.md, "platform").
  */
-export const dockerManifestListSchema: z.ZodType<ImageIndex> = z.object({
+export const dockerManifestListSchema: z.ZodMiniType<ImageIndex> = z.object({
   schemaVersion: z.literal(2),
   mediaType: z.literal(DOCKER_MANIFEST_LIST),
   manifests: z.array(z.intersection(descriptorSchema, z.object({ platform: platformSchema }))),

@@ -4,7 +4,7 @@
  * Manifest Field Descriptions"). Both are a config descriptor plus an ordered list of layer
  * descriptors, so rkt reads them into one type.
  */
-import { z } from "zod";
+import * as z from "../../lib/schema.js";
 import { descriptorSchema, mediaTypeSchema, type Descriptor } from "./descriptor.js";
 import { DOCKER_MANIFEST_V2, OCI_IMAGE_MANIFEST } from "./media-types.js";
 
@@ -33,21 +33,21 @@ export interface ImageManifest {
  * the manifest type (manifest.md). Layer media types are not checked here: "An encountered
  * mediaType that is unknown to the implementation MUST be ignored"; see layerEncoding().
  */
-export const ociManifestSchema: z.ZodType<ImageManifest> = z.object({
+export const ociManifestSchema: z.ZodMiniType<ImageManifest> = z.object({
   schemaVersion: z.literal(2),
-  mediaType: z.literal(OCI_IMAGE_MANIFEST).optional(),
-  artifactType: mediaTypeSchema.optional(),
+  mediaType: z.optional(z.literal(OCI_IMAGE_MANIFEST)),
+  artifactType: z.optional(mediaTypeSchema),
   config: descriptorSchema,
   layers: z.array(descriptorSchema),
-  subject: descriptorSchema.optional(),
-  annotations: z.record(z.string(), z.string()).optional(),
+  subject: z.optional(descriptorSchema),
+  annotations: z.optional(z.record(z.string(), z.string())),
 });
 
 /**
  * Schema for `application/vnd.docker.distribution.manifest.v2+json`: `mediaType` is required and
  * fixed (manifest-v2-2.md, "mediaType").
  */
-export const dockerManifestSchema: z.ZodType<ImageManifest> = z.object({
+export const dockerManifestSchema: z.ZodMiniType<ImageManifest> = z.object({
   schemaVersion: z.literal(2),
   mediaType: z.literal(DOCKER_MANIFEST_V2),
   config: descriptorSchema,

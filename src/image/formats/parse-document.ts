@@ -3,7 +3,7 @@
  * UTF-8, JSON.parse, then a zod schema. Parse, don't validate: callers get readonly typed values or
  * an RktError saying which document was wrong and where.
  */
-import type { z } from "zod";
+import type * as z from "../../lib/schema.js";
 import { RktError, type ErrorKind } from "../../lib/errors.js";
 
 /**
@@ -13,7 +13,7 @@ import { RktError, type ErrorKind } from "../../lib/errors.js";
  * @example
  * const config = parseDocument(bytes, imageConfigSchema, "image config sha256:...");
  */
-export function parseDocument<T>(bytes: Uint8Array, schema: z.ZodType<T>, what: string, kind: ErrorKind = "invalid-argument"): T {
+export function parseDocument<T>(bytes: Uint8Array, schema: z.ZodMiniType<T>, what: string, kind: ErrorKind = "invalid-argument"): T {
   const value = decodeJson(bytes, what, kind);
   const result = schema.safeParse(value);
   if (!result.success) {
@@ -38,7 +38,7 @@ export function decodeJson(bytes: Uint8Array, what: string, kind: ErrorKind = "i
 }
 
 /** The first few issues of a zod error as `path: message`, one line. */
-export function formatIssues(error: z.ZodError): string {
+export function formatIssues(error: z.core.$ZodError): string {
   const shown = error.issues.slice(0, 3).map((issue) => {
     const path = issue.path.length === 0 ? "(document)" : issue.path.map(String).join(".");
     return `${path}: ${issue.message}`;

@@ -4,7 +4,7 @@
  * then the document's shape (OCI allows manifests and indexes without `mediaType`). The body wins
  * over the header because the body is what the digest covers; a header is only a server's claim.
  */
-import type { ZodError } from "zod";
+import type * as z from "../../lib/schema.js";
 import { RktError } from "../../lib/errors.js";
 import type { ImageIndex } from "./image-index.js";
 import { dockerManifestListSchema, ociIndexSchema } from "./image-index.js";
@@ -103,7 +103,7 @@ function sniff(fields: Record<string, unknown>): string | undefined {
   return undefined;
 }
 
-function check<T>(result: { success: true; data: T } | { success: false; error: ZodError }, what: string): T {
+function check<T>(result: { success: true; data: T } | { success: false; error: z.core.$ZodError }, what: string): T {
   if (!result.success) throw new RktError("invalid-argument", `invalid manifest of ${what}: ${formatIssues(result.error)}`);
   return result.data;
 }

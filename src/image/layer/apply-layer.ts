@@ -8,9 +8,8 @@ import { chmod, lchown, link, lstat, lutimes, mkdir, open, readdir, realpath, rm
 import { isAbsolute, join, relative } from "node:path";
 import type { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { extract as tarExtract } from "tar-stream";
-import { z } from "zod";
 import { describe, errnoCode, RktError, wrap } from "../../lib/errors.js";
+import * as z from "../../lib/schema.js";
 import { lsetxattr, mknod, S_IFBLK, S_IFCHR, S_IFIFO } from "../../sys/libc.js";
 import { TarHeaderScanner } from "./_tar-header-scanner.js";
 import { decompress } from "./decompress.js";
@@ -111,15 +110,20 @@ export async function applyLayer(tarStream: Readable, options: ApplyLayerOptions
     throw err;
   }
   let root: string;
+  let tar: typeof import("tar-stream");
   try {
     root = await checkRoot(options.root, options.mode);
+    // Loaded here, not at the top: the image store imports this module, and store commands that
+    // unpack nothing (`image list`, a cached `fetch`) should not load tar-stream at start-up.
+    // `.default`: tar-stream is CommonJS, and its exports object is all that a bundled chunk offers.
+    tar = (await import("tar-stream")).default;
   } catch (err) {
     tarStream.destroy();
     throw err;
   }
   const scanner = new TarHeaderScanner({ maxPaxBytes: MAX_PAX_HEADER_BYTES, maxNameBytes: MAX_PATH_BYTES });
   const applier = new LayerApplier(root, options.mode, scanner, options.onWarning ?? (() => undefined));
-  const extract = tarExtract();
+  const extract = tar.extract();
   let inFlight: Promise<void> = Promise.resolve();
   let failure: Error | undefined;
   extract.on("entry", (header: unknown, entry: EntrySource, next: (error?: Error | null) => void) => {
@@ -189,19 +193,17 @@ async function checkRoot(root: string, mode: ApplyLayerOptions["mode"]): Promise
 /** tar-stream's header object, parsed at the boundary (its typings omit `pax` and `byteOffset`). */
 const TarHeaderSchema = z.object({
   name: z.string(),
-  type: z
-    .enum(["file", "link", "symlink", "character-device", "block-device", "directory", "fifo", "contiguous-file"])
-    .nullable(),
-  mode: z.int().nonnegative(),
-  uid: z.int().nonnegative(),
-  gid: z.int().nonnegative(),
-  size: z.int().nonnegative(),
+  type: z.nullable(z.enum(["file", "link", "symlink", "character-device", "block-device", "directory", "fifo", "contiguous-file"])),
+  mode: z.int().check(z.nonnegative()),
+  uid: z.int().check(z.nonnegative()),
+  gid: z.int().check(z.nonnegative()),
+  size: z.int().check(z.nonnegative()),
   mtime: z.date(),
-  linkname: z.string().nullable(),
-  devmajor: z.int().nonnegative(),
-  devminor: z.int().nonnegative(),
-  byteOffset: z.int().nonnegative(),
-  pax: z.record(z.string(), z.string()).nullable(),
+  linkname: z.nullable(z.string()),
+  devmajor: z.int().check(z.nonnegative()),
+  devminor: z.int().check(z.nonnegative()),
+  byteOffset: z.int().check(z.nonnegative()),
+  pax: z.nullable(z.record(z.string(), z.string())),
 });
 
 type EntryType = NonNullable<z.infer<typeof TarHeaderSchema>["type"]>;

@@ -4,15 +4,15 @@
  * database: every record is small, lookups by ID or name are one file read, and a crash leaves
  * either the old file or the new one.
  */
-import { z } from "zod";
+import * as z from "../../lib/schema.js";
 
-const digestSchema = z.string().regex(/^sha(256:[a-f0-9]{64}|512:[a-f0-9]{128})$/);
+const digestSchema = z.string().check(z.regex(/^sha(256:[a-f0-9]{64}|512:[a-f0-9]{128})$/));
 
 export const layerRecordSchema = z.object({
   /** Digest of the blob as distributed (usually compressed). */
   digest: digestSchema,
   mediaType: z.string(),
-  size: z.number().int().nonnegative(),
+  size: z.int().check(z.nonnegative()),
   /** Digest of the uncompressed tar: the key of its unpacked tree. */
   diffId: digestSchema,
 });
@@ -26,20 +26,20 @@ export const imageRecordSchema = z.object({
   manifestMediaType: z.string(),
   configDigest: digestSchema,
   /** When the image came from an index / manifest list: that index's digest. */
-  indexDigest: digestSchema.optional(),
+  indexDigest: z.optional(digestSchema),
   layers: z.array(layerRecordSchema),
-  platform: z.object({ os: z.string(), architecture: z.string(), variant: z.string().optional() }),
+  platform: z.object({ os: z.string(), architecture: z.string(), variant: z.optional(z.string()) }),
   /** Where it was fetched from, e.g. `docker://127.0.0.1:5000/busybox:latest`. */
   source: z.string(),
   importTime: z.string(),
   lastUsed: z.string(),
   /** Bytes of blobs plus unpacked trees, as `rkt image list` reports it. */
-  size: z.number().int().nonnegative(),
+  size: z.int().check(z.nonnegative()),
 });
 export type ImageRecord = z.infer<typeof imageRecordSchema>;
 
 export const refRecordSchema = z.object({
-  name: z.string().min(1),
+  name: z.string().check(z.minLength(1)),
   id: digestSchema,
   /** When the name was last confirmed against its source (for pull policies). */
   updated: z.string(),
@@ -51,8 +51,8 @@ export const layerInfoSchema = z.object({
   diffId: digestSchema,
   blobDigest: digestSchema,
   /** Bytes of regular file content in the tree. */
-  size: z.number().int().nonnegative(),
-  entries: z.number().int().nonnegative(),
+  size: z.int().check(z.nonnegative()),
+  entries: z.int().check(z.nonnegative()),
   /** `treeDigest` of the rootfs right after unpacking, for `rkt image verify`. */
   treeDigest: digestSchema,
 });

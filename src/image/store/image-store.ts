@@ -34,9 +34,6 @@ import { errnoCode, RktError, wrap } from "../../lib/errors.js";
 import { atomicWriteFileSync, fsyncDirSync } from "../../sys/atomic-write.js";
 import { FileLock } from "../../sys/file-lock.js";
 import { VerifyStream } from "../fetch/verify-stream.js";
-import { applyLayer } from "../layer/apply-layer.js";
-import { decompress } from "../layer/decompress.js";
-import { treeDigest } from "../layer/tree-digest.js";
 import {
   imageRecordSchema,
   layerInfoSchema,
@@ -163,7 +160,9 @@ export class ImageStore {
             onProgress(done);
           });
         }
-        const out = createWriteStream(entry.path, { flags: "wx", mode: 0o644 });
+        // Opened synchronously: an asynchronous open could still be creating the file when a
+        // failed pipeline's cleanup removes the temp entry, leaving a stray file behind.
+        const out = createWriteStream("", { fd: openSync(entry.path, "wx", 0o644) });
         await pipeline(source, verify, out, options.signal === undefined ? {} : { signal: options.signal });
         fsyncPath(entry.path);
         this.commit(entry.path, this.paths.blob(desc.digest));
@@ -202,6 +201,13 @@ export class ImageStore {
     const lock = await FileLock.acquire(this.paths.lock(`layer-${splitDigest(layer.diffId).hex}`), "exclusive", options.signal);
     try {
       if (this.hasLayer(layer.diffId)) return this.layerInfo(layer.diffId);
+      // Loaded here, not at the top: every store command (image list, a cached fetch) opens the
+      // store, and only unpacking needs zlib, child_process and the tar parser.
+      const [{ applyLayer }, { decompress }, { treeDigest }] = await Promise.all([
+        import("../layer/apply-layer.js"),
+        import("../layer/decompress.js"),
+        import("../layer/tree-digest.js"),
+      ]);
       const entry = this.tmpArea.create("layer");
       try {
         const rootfs = join(entry.path, "rootfs");

@@ -12,8 +12,8 @@
  */
 import type { IncomingMessage } from "node:http";
 import { PassThrough, Readable, Transform, type TransformCallback } from "node:stream";
-import { z } from "zod";
 import { RktError } from "../../../lib/errors.js";
+import * as z from "../../../lib/schema.js";
 import { DIGEST_FORMAT_HINT, digestOf, parseDigest } from "../../formats/digest.js";
 import { isSchema1MediaType, SUPPORTED_MANIFEST_MEDIA_TYPES } from "../../formats/media-types.js";
 import { parseDocument } from "../../formats/parse-document.js";
@@ -110,11 +110,11 @@ const GENERIC_CONTENT_TYPES = new Set(["", "application/json", "text/plain", "ap
  */
 const tokenResponseSchema = z
   .object({
-    token: z.string().optional(),
-    access_token: z.string().optional(),
-    expires_in: z.number().positive().optional(),
+    token: z.optional(z.string()),
+    access_token: z.optional(z.string()),
+    expires_in: z.optional(z.number().check(z.positive())),
   })
-  .refine((t) => (t.token ?? t.access_token ?? "") !== "", { error: 'neither "token" nor "access_token" is set' });
+  .check(z.refine((t) => (t.token ?? t.access_token ?? "") !== "", { error: 'neither "token" nor "access_token" is set' }));
 
 const REGISTRY: HostRole = { role: "registry" };
 const TOKEN_SERVER: HostRole = { role: "token server" };

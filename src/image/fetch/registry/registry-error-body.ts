@@ -3,10 +3,10 @@
  * `{"errors": [{"code": "MANIFEST_UNKNOWN", "message": "...", "detail": ...}]}`. Clients SHOULD
  * treat unknown codes as UNKNOWN; rkt only shows them.
  */
-import { z } from "zod";
+import * as z from "../../../lib/schema.js";
 
 const errorBodySchema = z.object({
-  errors: z.array(z.object({ code: z.string(), message: z.string().optional() })).min(1),
+  errors: z.array(z.object({ code: z.string(), message: z.optional(z.string()) })).check(z.minLength(1)),
 });
 
 /** A registry error: its code (`NAME_UNKNOWN`) and message. */
