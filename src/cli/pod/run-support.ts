@@ -65,12 +65,14 @@ export function runOptionsFrom(ctx: CommandContext, v: FlagValues<typeof podRunF
     dns: { servers: v.dns, search: v.dnsSearch, options: v.dnsOpt, ...(v.dnsDomain === "" ? {} : { domain: v.dnsDomain }) },
     hostsEntries: v.hostsEntry.map((e) => keyValue(e, "hosts-entry")),
     interactive: v.interactive,
+    ...(v.interactive && process.stdout.isTTY ? { consoleSize: { rows: process.stdout.rows, columns: process.stdout.columns } } : {}),
     detach,
     insecure: ctx.globals.insecure,
     stage1Dir: dirname(ctx.self.script),
     rktArgv: [ctx.self.node, ctx.self.script, `--dir=${ctx.globals.dataDir}`, `--local-config=${ctx.globals.localConfigDir}`],
     ...(launch !== undefined && /^\d+$/.test(launch) ? { launchFd: Number(launch) } : {}),
     warn: (m) => ctx.out.stderr(`warning: ${m}\n`),
+    signal: ctx.signal,
   };
 }
 

@@ -43,6 +43,8 @@ export interface RunOptions {
   readonly dns: DnsOptions;
   readonly hostsEntries: readonly (readonly [string, string])[];
   readonly interactive: boolean;
+  /** The caller's terminal size, so an interactive app starts with it (not 0x0). */
+  readonly consoleSize?: { readonly rows: number; readonly columns: number } | undefined;
   /** Supervise without a terminal, in a new session (for `rkt app sandbox` and the CRI server). */
   readonly detach: boolean;
   readonly insecure: InsecureOptions;
@@ -53,6 +55,8 @@ export interface RunOptions {
   /** The launcher's pipe (RKT_LAUNCH_FD), if rkt runs under it. */
   readonly launchFd?: number | undefined;
   readonly warn: (message: string) => void;
+  /** SIGINT/SIGTERM to stage0: before the hand-over it cancels the start; after, it stops the pod. */
+  readonly signal?: AbortSignal | undefined;
 }
 
 export interface StartedPod {
@@ -93,7 +97,19 @@ export async function runPreparedPod(pods: PodStore, images: ImageStore, prepare
     prepareVolumes(files, manifest);
     for (const app of manifest.apps) await prepareApp(images, ref, files, manifest, app, runtime, flavor, ns, hostname, options);
     writeSupervisorPlan(files, manifest, ref, options);
+    options.signal?.throwIfAborted();
     const started = startSupervisor(files, lock, options);
+    // A signal that reached stage0 after the supervisor started but before the launcher knew its
+    // pid would be lost: pass it on, the supervisor stops the apps.
+    const forward = (): void => {
+      try {
+        process.kill(started.supervisorPid, "SIGTERM");
+      } catch {
+        // already gone
+      }
+    };
+    if (options.signal?.aborted === true) forward();
+    else options.signal?.addEventListener("abort", forward, { once: true });
     return { uuid: ref.uuid, ...started };
   } catch (err) {
     // Nothing half-made stays: undo the host side and remove the pod.
@@ -198,6 +214,9 @@ async function prepareApp(
     insecure: options.insecure,
     cgroupsPath: `${podCgroupParent(ref.uuid)}/${app.name}`,
   });
+  if (options.interactive && options.consoleSize !== undefined) {
+    spec.process.consoleSize = { height: options.consoleSize.rows, width: options.consoleSize.columns };
+  }
   atomicWriteFileSync(files.appFile(app.name, "config.json"), JSON.stringify(spec, null, 2));
   const consoleSocket = options.interactive ? files.supervisor("console.sock") : undefined;
   writeArgv(files.appFile(app.name, "start"), runtime.startArgv(bundle, containerId(ref.uuid, app.name), files.appFile(app.name, "pid"), consoleSocket));
@@ -223,7 +242,9 @@ function startSupervisor(files: PodFiles, lock: FileLock, options: RunOptions): 
   const args = [files.dir, ...(options.interactive ? ["--interactive"] : []), ...(options.detach ? ["--detach"] : [])];
   const child = spawn(join(options.stage1Dir, "rkt-supervisor"), args, {
     stdio: options.detach ? ["ignore", "ignore", "ignore", lock.descriptor] : ["inherit", "inherit", "inherit", lock.descriptor],
-    env: { ...process.env, RKT_LOCK_FD: "3" },
+    // RKT_LAUNCH_FD names the launcher's pipe, which is stage0's business; in the supervisor fd 3 is
+    // the pod lock.
+    env: { ...withoutLaunchFd(process.env), RKT_LOCK_FD: "3" },
     detached: options.detach,
   });
   const pid = child.pid;
@@ -246,6 +267,11 @@ function startSupervisor(files: PodFiles, lock: FileLock, options: RunOptions): 
     supervisorPid: pid,
     exited: new Promise((resolve) => child.once("exit", (code, signal) => resolve(code ?? (signal === null ? 254 : 128 + signalNumber(signal))))),
   };
+}
+
+function withoutLaunchFd(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const { RKT_LAUNCH_FD: _launch, ...rest } = env;
+  return rest;
 }
 
 function signalNumber(signal: NodeJS.Signals): number {

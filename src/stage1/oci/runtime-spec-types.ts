@@ -69,6 +69,8 @@ export interface SpecRlimit {
 
 /** config.md "Process". */
 export interface SpecProcess {
+  /** The pty's initial size when `terminal` (config.md "consoleSize"). */
+  consoleSize?: { height: number; width: number };
   readonly terminal?: boolean;
   readonly user: SpecUser;
   /** At least one entry; `args[0]` is looked up like execvp(3)'s *file*. */

@@ -11,7 +11,7 @@ out=${1:-dist}
 cc=${CC:-cc}
 # -Werror: these run as root and hold every pod's lifetime; a warning is a bug until shown not.
 # Fortify and the stack protector cost nothing measurable here.
-flags="-std=c11 -O2 -Wall -Wextra -Werror -Wshadow -Wformat=2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong"
+flags="-std=c11 -pedantic -O2 -Wall -Wextra -Werror -Wshadow -Wformat=2 -D_FORTIFY_SOURCE=2 -fstack-protector-strong"
 
 mkdir -p "$out"
 # shellcheck disable=SC2086 # $flags is a word list on purpose

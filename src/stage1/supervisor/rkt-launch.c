@@ -19,8 +19,8 @@
  *
  * Exit status: the awaited process's code, 128+signo if a signal killed it, 254 if we failed.
  * SIGINT, SIGTERM, SIGHUP and SIGQUIT go to Node, and once the line has been read to the
- * supervisor instead (a terminal Ctrl-C also reaches the whole process group itself: a
- * duplicate SIGINT is harmless, both ask for the same graceful stop).
+ * supervisor instead; except a signal from the terminal (Ctrl-C) when the target is in our
+ * process group, which the terminal has already signalled as a whole.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -148,10 +148,18 @@ static int reap(void) {
   }
 }
 
-static void forward(int sig) {
+static void forward(const struct signalfd_siginfo *si) {
+  int sig = (int)si->ssi_signo;
   /* Once the line is read the supervisor is the pod; Node is only finishing its exit. */
-  pid_t to = node_done ? 0 : node;
-  if (to > 0 && kill(to, sig) == -1 && errno != ESRCH)
+  pid_t to = line.complete ? line.pid : node_done ? 0 : node;
+  if (to <= 0) return;
+  /*
+   * A key on the terminal (Ctrl-C, Ctrl-\) or a hang-up signals the whole foreground process
+   * group (the kernel sends it as SI_KERNEL). A target in our group got its own copy; a second
+   * one would not be harmless: to the supervisor it means "stop now, skip the grace period".
+   */
+  if (si->ssi_code == SI_KERNEL && getpgid(to) == getpgrp()) return;
+  if (kill(to, sig) == -1 && errno != ESRCH)
     dprintf(STDERR_FILENO, "rkt-launch: forwarding signal %d to %d: %s\n", sig, (int)to, strerror(errno));
 }
 
@@ -225,7 +233,7 @@ int main(int argc, char **argv) {
       if (r != (ssize_t)sizeof si) fail("reading signalfd: short read");
       if (si.ssi_signo != SIGCHLD) {
         read_line();
-        forward((int)si.ssi_signo);
+        forward(&si);
         continue;
       }
       int code = reap();

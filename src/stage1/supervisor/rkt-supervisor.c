@@ -520,7 +520,8 @@ static void orphan_reaped(pid_t pid, int status) {
   for (size_t i = 0; i < P.napps; i++) {
     struct app *a = &P.apps[i];
     if (a->state != APP_STARTING || a->pid != 0) continue;
-    /* The runtime writes the pid file before it exits, which is what re-parents the app. */
+    /* The pid file is there before the app can be ours: runc writes it before it exits, and its
+       exit is what re-parents the app. */
     pid_t p;
     char *path = xpath(a->dir, "pid");
     int rc = read_pid_file(path, &p);
@@ -538,8 +539,14 @@ static void orphan_reaped(pid_t pid, int status) {
 static void reaped(pid_t pid, int status) {
   for (size_t i = 0; i < P.napps; i++) {
     struct app *a = &P.apps[i];
-    if (a->state == APP_STARTING && a->start_pid == pid) return start_done(a, status);
-    if (a->state == APP_RUNNING && a->pid == pid) return app_exited(a, status);
+    if (a->state == APP_STARTING && a->start_pid == pid) {
+      start_done(a, status);
+      return;
+    }
+    if (a->state == APP_RUNNING && a->pid == pid) {
+      app_exited(a, status);
+      return;
+    }
   }
   for (struct helper **h = &P.helpers; *h != NULL; h = &(*h)->next) {
     if ((*h)->pid != pid) continue;
@@ -819,8 +826,9 @@ int main(int argc, char **argv) {
     char *end;
     errno = 0;
     long fd = strtol(lock, &end, 10);
-    if (errno != 0 || *end != '\0' || end == lock || fd < 0 || fd > INT_MAX)
-      die("RKT_LOCK_FD=%s: not a file descriptor", lock);
+    /* Not 0-2: --detach points those at /dev/null, which would drop the lock. */
+    if (errno != 0 || *end != '\0' || end == lock || fd < 3 || fd > INT_MAX)
+      die("RKT_LOCK_FD=%s: not a file descriptor above 2", lock);
     /* Close-on-exec for every child we start; cleared again for `finally` only. */
     if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) == -1) die("RKT_LOCK_FD=%s: %s", lock, strerror(errno));
     P.lock_fd = (int)fd;
