@@ -9,7 +9,7 @@ root=$(pwd)
 
 packages=(
   # running pods
-  runc crun conmon iptables iproute2 util-linux containernetworking-plugins
+  runc crun runsc conmon iptables iproute2 util-linux containernetworking-plugins
   # image handling
   zstd ca-certificates
   # tests and interop: a real registry, third-party image producers, gpg, TLS material

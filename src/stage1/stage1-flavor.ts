@@ -26,8 +26,11 @@ export interface OciRuntime {
   readonly binary: string;
   /** The runtime's `--root` state directory. */
   readonly root: string;
-  /** Starts the container detached, writing its pid to `pidFile`. */
-  startArgv(bundle: string, id: string, pidFile: string, consoleSocket: string | undefined): string[];
+  /**
+   * Starts the container detached, writing its pid to `pidFile`. `netns` is the pod's pinned
+   * network namespace, for runtimes that must themselves run inside it.
+   */
+  startArgv(bundle: string, id: string, pidFile: string, consoleSocket: string | undefined, netns: string | undefined): string[];
   /** Signals the container (signal name appended by the supervisor), when kill(2) on the pid is not right. */
   signalArgv(id: string): string[] | undefined;
   deleteArgv(id: string): string[];
@@ -43,7 +46,9 @@ function runtime(flavor: Stage1Flavor, binary: string, globalArgs: readonly stri
     flavor,
     binary,
     root,
-    startArgv: (bundle, id, pidFile, consoleSocket) => [
+    startArgv: (bundle, id, pidFile, consoleSocket, netns) => [
+      // gVisor builds its network stack from the namespace it runs in, and refuses the host's.
+      ...(binary.endsWith("runsc") && netns !== undefined ? ["nsenter", `--net=${netns}`] : []),
       ...g,
       "run",
       "--detach",
@@ -84,8 +89,9 @@ export function runtimeFor(flavor: Stage1Flavor, warn: (message: string) => void
       if (!existsSync("/usr/bin/runsc") && !existsSync("/usr/local/bin/runsc")) {
         throw new RktError("failed-precondition", "stage1 \"sandbox\" needs gVisor's runsc, which is not installed", { hint: "apt-get install runsc, or choose another stage1" });
       }
-      // ptrace: the kvm platform hung here; networking stays in the pod's namespace.
-      return runtime("sandbox", "runsc", ["--platform=ptrace", "--network=sandbox"]);
+      // ptrace: the kvm platform hung here. --network=none gives the app gVisor's own loopback
+      // only; joining CNI networks through gVisor's netstack (--network=sandbox) is not wired up.
+      return runtime("sandbox", "runsc", ["--platform=ptrace", "--network=none"]);
   }
 }
 

@@ -1,10 +1,10 @@
 /**
- * Aligned columns as rkt printed them (tabwriter with tab separators, padding 1): a header row
+ * Aligned columns as rkt printed them (Go's tabwriter: cells padded with spaces): a header row
  * unless `--no-legend`, then one row per item.
  *
  * @example
  * renderTable(["ID", "NAME"], [["sha256-ab", "busybox"]], { legend: true });
- * // "ID\t\tNAME\nsha256-ab\tbusybox\n" aligned with spaces
+ * // "ID         NAME\nsha256-ab  busybox\n"
  */
 export function renderTable(header: readonly string[], rows: readonly (readonly string[])[], options: { legend: boolean }): string {
   const all = options.legend ? [header, ...rows] : [...rows];
@@ -13,7 +13,7 @@ export function renderTable(header: readonly string[], rows: readonly (readonly 
     .map((r) =>
       r
         .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd((widths[i] ?? 0) + 1)))
-        .join("\t")
+        .join(" ")
         .trimEnd(),
     )
     .map((line) => `${line}\n`)

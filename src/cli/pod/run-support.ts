@@ -47,14 +47,7 @@ export function flavorFrom(v: FlagValues<typeof stage1Flags>): Stage1Flavor {
 }
 
 export function runOptionsFrom(ctx: CommandContext, v: FlagValues<typeof podRunFlags>, detach: boolean): RunOptions {
-  const nets = v.net.length === 0 ? ["default"] : v.net;
-  let net: "none" | "host";
-  if (nets.length === 1 && (nets[0] === "none" || nets[0] === "host")) net = nets[0];
-  else {
-    throw new RktError("unimplemented", `--net=${nets.join(",")}: CNI networks (default, named networks) are not available yet`, {
-      hint: "use --net=none (loopback only) or --net=host",
-    });
-  }
+  const net = v.net.length === 0 ? ["default"] : v.net;
   if (v.port.length > 0) throw new RktError("unimplemented", "--port needs CNI networking, which is not available yet");
   if (v.ipc === "parent") throw new RktError("unimplemented", "--ipc=parent is not supported yet");
   if (v.mdsRegister) throw new RktError("unimplemented", "--mds-register: the metadata service is not available yet");

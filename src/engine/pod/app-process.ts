@@ -82,7 +82,8 @@ export async function buildAppProcess(input: AppProcessInput): Promise<RuntimeSp
       : {
           namespaces: {
             pid: "private" as const,
-            network: input.ns === undefined || input.ns.net === "host" ? ("host" as const) : { path: input.ns.net },
+            // gVisor runs inside the pod's network namespace already (see stage1-flavor.ts).
+            network: input.ns === undefined || input.ns.net === "host" || input.flavor === "sandbox" ? ("host" as const) : { path: input.ns.net },
             ipc: input.ns === undefined ? ("private" as const) : { path: input.ns.ipc },
             uts: input.ns === undefined ? ("private" as const) : { path: input.ns.uts },
           },
