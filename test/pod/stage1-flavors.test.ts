@@ -48,3 +48,18 @@ test("an unknown stage1 is refused with the list of flavors", async (t) => {
   assert.equal(r.code, 254);
   assert.match(r.stderr, /default, crun, fly, sandbox/);
 });
+
+test("the default stage1 comes from stage1.d in the configuration, and --stage1-name overrides it", async (t) => {
+  const { dir, busybox } = await podTestStore(t);
+  const { mkdirSync, writeFileSync } = await import("node:fs");
+  const { join } = await import("node:path");
+  const { tempDir } = await import("../support/tmp.js");
+  const config = await tempDir(t);
+  mkdirSync(join(config, "stage1.d"));
+  writeFileSync(join(config, "stage1.d", "default.json"), JSON.stringify({ rktKind: "stage1", rktVersion: "v1", name: "fly" }));
+  const fly = await runRkt([`--local-config=${config}`, "run", busybox, "--exec=/bin/hostname"], { dir });
+  assert.equal(fly.code, 0, fly.stderr);
+  assert.equal(fly.stdout, `${hostname()}\n`);
+  const overridden = await runRkt([`--local-config=${config}`, "run", "--net=none", "--stage1-name=default", "--hostname=inpod", busybox, "--exec=/bin/hostname"], { dir });
+  assert.equal(overridden.stdout, "inpod\n");
+});

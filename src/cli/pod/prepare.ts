@@ -24,7 +24,7 @@ export const prepareCommand = defineCommand({
     const pods = new PodStore(ctx.globals.dataDir);
     const prepared = await preparePod(pods, ImageStore.open(ctx.globals.dataDir), podRequestFrom(ctx, values, positionals, "prepare"), {
       fetch: fetchOptionsFrom(ctx, values.pullPolicy, values.storeOnly, values.noStore),
-      flavor: flavorFrom(values),
+      flavor: flavorFrom(ctx, values),
       manifest,
     });
     saveUuid(values.uuidFileSave, prepared.uuid);

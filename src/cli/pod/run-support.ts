@@ -2,6 +2,7 @@
 import { dirname } from "node:path";
 import { writeFileSync } from "node:fs";
 import { loadAuthConfig } from "../../config/auth-config.js";
+import { configuredStage1 } from "../../config/stage1-config.js";
 import type { FetchOptions, PullPolicy } from "../../engine/image/fetch-images.js";
 import type { PodRequest } from "../../engine/pod/app-request.js";
 import type { RunOptions } from "../../engine/pod/run-pod.js";
@@ -37,13 +38,15 @@ export function fetchOptionsFrom(ctx: CommandContext, pullPolicy: string, storeO
   };
 }
 
-export function flavorFrom(v: FlagValues<typeof stage1Flags>): Stage1Flavor {
+export function flavorFrom(ctx: CommandContext, v: FlagValues<typeof stage1Flags>): Stage1Flavor {
   for (const [flag, value] of [["stage1-path", v.stage1Path], ["stage1-url", v.stage1Url], ["stage1-hash", v.stage1Hash], ["stage1-from-dir", v.stage1FromDir]] as const) {
     if (value !== "") {
       throw new RktError("unimplemented", `--${flag}: stage1 images are not supported; stage1 flavors are built in`, { hint: "use --stage1-name=default|crun|fly|sandbox" });
     }
   }
-  return parseFlavor(v.stage1Name === "" ? "default" : v.stage1Name);
+  const g = ctx.globals;
+  const name = v.stage1Name !== "" ? v.stage1Name : (configuredStage1([g.systemConfigDir, g.localConfigDir, g.userConfigDir]) ?? "default");
+  return parseFlavor(name);
 }
 
 export function runOptionsFrom(ctx: CommandContext, v: FlagValues<typeof podRunFlags>, detach: boolean): RunOptions {

@@ -21,7 +21,7 @@ export const runCommand = defineCommand({
     requireRoot("run");
     for (const w of insecureWarnings(ctx.globals.insecure)) ctx.out.stderr(`warning: ${w}\n`);
     const runOptions = runOptionsFrom(ctx, values, false);
-    const flavor = flavorFrom(values);
+    const flavor = flavorFrom(ctx, values);
     const manifest = values.podManifest === "" ? undefined : readPodManifest(values.podManifest);
     if (manifest === undefined && positionals.length === 0) {
       throw new RktError("invalid-argument", "no image given", { hint: "usage: rkt run [flags] IMAGE [app flags] [--- IMAGE ...]" });

@@ -9,8 +9,9 @@
  * adopts the supervisor and exits with the pod's exit code, so `rkt run` still *is* the pod for
  * the shell or init system that started it.
  */
-import { spawn } from "node:child_process";
-import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { execFile, spawn } from "node:child_process";
+import { promisify } from "node:util";
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { constants } from "node:os";
 import { join } from "node:path";
 import { RktError, wrap } from "../../lib/errors.js";
@@ -28,6 +29,8 @@ import { parseFlavor, runtimeFor, type OciRuntime, type Stage1Flavor } from "../
 import { buildAppProcess } from "./app-process.js";
 import { DOCKER_VOLUME_ANNOTATION } from "./build-pod-manifest.js";
 import { podCgroupParent, teardownPod } from "./teardown-pod.js";
+
+const run = promisify(execFile);
 
 export interface DnsOptions {
   readonly servers: readonly string[];
@@ -207,10 +210,7 @@ async function prepareApp(
     const vol = (manifest.volumes ?? []).find((v) => v.name === m.volume);
     if (vol === undefined) throw new RktError("invalid-argument", `app "${app.name}" mounts unknown volume "${m.volume}"`);
     const source = vol.kind === "host" ? (vol.source ?? "") : files.volume(vol.name);
-    if (implicit.has(vol.name)) {
-      const inImage = await secureJoin(rootfs, m.path);
-      if (existsSync(inImage)) cpSync(inImage, source, { recursive: true, preserveTimestamps: true, verbatimSymlinks: true });
-    }
+    if (implicit.has(vol.name)) await seedVolume(rootfs, m.path, source);
     mounts.push({ destination: m.path, source, readOnly: vol.readOnly === true, recursive: vol.recursive ?? true });
   }
   const spec = await buildAppProcess({
@@ -239,6 +239,19 @@ async function prepareApp(
   writeArgv(files.appFile(app.name, "start"), runtime.startArgv(bundle, containerId(ref.uuid, app.name), files.appFile(app.name, "pid"), consoleSocket, netns));
   const signal = runtime.signalArgv(containerId(ref.uuid, app.name));
   if (signal !== undefined) writeArgv(files.appFile(app.name, "signal"), signal);
+}
+
+/**
+ * Docker volume semantics: an implicit volume starts as a copy of what the image has at its mount
+ * point, owners and modes included (cp -a: links stay links, nothing outside the root is read).
+ */
+async function seedVolume(rootfs: string, path: string, volume: string): Promise<void> {
+  const inImage = await secureJoin(rootfs, path);
+  const st = lstatSync(inImage, { throwIfNoEntry: false });
+  if (st === undefined || !st.isDirectory()) return;
+  await run("cp", ["-a", "--", `${inImage}/.`, volume]);
+  chownSync(volume, st.uid, st.gid);
+  chmodSync(volume, st.mode & 0o7777);
 }
 
 function writeSupervisorPlan(files: PodFiles, manifest: PodManifest, ref: PodRef, options: RunOptions): void {
