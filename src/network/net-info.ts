@@ -28,7 +28,7 @@ import { readFile } from "node:fs/promises";
 import { errnoCode, wrap } from "../lib/errors.js";
 import * as z from "../lib/schema.js";
 import { atomicWriteFileSync } from "../sys/atomic-write.js";
-import { parseJson } from "./cni/cni-json.js";
+import { parseJson } from "../lib/json-document.js";
 import { cniResultSchema, normalizeResult, type CniAddress, type CniDns, type CniRoute } from "./cni/cni-result.js";
 import { portForwardSchema } from "./port-forward.js";
 

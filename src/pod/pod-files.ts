@@ -7,6 +7,7 @@
  * pod-created                  creation time
  * stage1                       the stage1 flavor chosen at prepare (default | fly | sandbox)
  * run-options.json             options given at run time (network, hostname, dns, interactive)
+ * net-info.json                CNI networks joined (configs and results), for DEL at teardown
  * apps/<app>/config.json       the OCI runtime config (the app's bundle is apps/<app>)
  * apps/<app>/rootfs/           the app's root filesystem: an overlay over shared layer trees
  * apps/<app>/start             NUL-separated argv that starts the app detached (supervisor runs it)
@@ -33,6 +34,10 @@ export class PodFiles {
   }
   get stage1(): string {
     return join(this.dir, "stage1");
+  }
+  /** The networks the pod joined (src/network/net-info.ts): what CNI DEL needs at teardown. */
+  get netInfo(): string {
+    return join(this.dir, "net-info.json");
   }
   get runOptions(): string {
     return join(this.dir, "run-options.json");

@@ -178,7 +178,7 @@ test("bad input: one clear error, exit 254, no pod left behind", async (t) => {
     [["run", NONE, busybox, "--oom-score-adj=-5"], /oom-score-adj/],
     [["run", NONE, busybox, "--memory=lots"], /memory/],
     [["run", NONE, "--frobnicate", busybox], /--frobnicate/],
-    [["run", "--net=default", busybox], /--net/],
+    [["run", "--net=nosuchnet", busybox], /nosuchnet/],
   ];
   for (const [args, message] of cases) {
     const r = await runRkt(args, { dir });

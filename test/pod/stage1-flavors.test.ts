@@ -1,10 +1,12 @@
 /** The swappable stage1 engines: default (runc), crun (detected), fly (host namespaces), sandbox (gVisor). */
 import assert from "node:assert/strict";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { podTestStore } from "../support/pod-env.js";
 import { runRkt } from "../support/run-rkt.js";
+import { tempDir } from "../support/tmp.js";
 
 test("default stage1: the app has its own PID namespace and the pod's hostname", async (t) => {
   const { dir, busybox } = await podTestStore(t);
@@ -51,9 +53,6 @@ test("an unknown stage1 is refused with the list of flavors", async (t) => {
 
 test("the default stage1 comes from stage1.d in the configuration, and --stage1-name overrides it", async (t) => {
   const { dir, busybox } = await podTestStore(t);
-  const { mkdirSync, writeFileSync } = await import("node:fs");
-  const { join } = await import("node:path");
-  const { tempDir } = await import("../support/tmp.js");
   const config = await tempDir(t);
   mkdirSync(join(config, "stage1.d"));
   writeFileSync(join(config, "stage1.d", "default.json"), JSON.stringify({ rktKind: "stage1", rktVersion: "v1", name: "fly" }));

@@ -50,8 +50,8 @@ export const podPrepareFlags = {
 } as const;
 
 export const podRunFlags = {
-  net: { kind: "list", help: "networks to join: none, host (CNI networks come with the networking work); bare --net means default", csv: true, bare: "default" },
-  port: listFlag("ports to forward: NAME:[HOSTIP:]HOSTPORT (needs CNI networking)"),
+  net: { kind: "list", help: "networks to join: default, none, host, all, or named CNI networks from net.d (name[:K=V;...]); bare --net means default", csv: true, bare: "default" },
+  port: listFlag("ports to forward from the host: NAME:[HOSTIP:]HOSTPORT (NAME is an app port, e.g. 80-tcp)"),
   dns: listFlag("name servers for the pod's /etc/resolv.conf"),
   dnsSearch: listFlag("DNS search domains"),
   dnsOpt: listFlag("DNS options"),

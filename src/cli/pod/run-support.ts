@@ -51,12 +51,13 @@ export function flavorFrom(ctx: CommandContext, v: FlagValues<typeof stage1Flags
 
 export function runOptionsFrom(ctx: CommandContext, v: FlagValues<typeof podRunFlags>, detach: boolean): RunOptions {
   const net = v.net.length === 0 ? ["default"] : v.net;
-  if (v.port.length > 0) throw new RktError("unimplemented", "--port needs CNI networking, which is not available yet");
   if (v.ipc === "parent") throw new RktError("unimplemented", "--ipc=parent is not supported yet");
   if (v.mdsRegister) throw new RktError("unimplemented", "--mds-register: the metadata service is not available yet");
   const launch = ctx.env.RKT_LAUNCH_FD;
   return {
     net,
+    ports: v.port.map(parsePort),
+    localConfig: ctx.globals.localConfigDir,
     ...(v.hostname === "" ? {} : { hostname: v.hostname }),
     dns: { servers: v.dns, search: v.dnsSearch, options: v.dnsOpt, ...(v.dnsDomain === "" ? {} : { domain: v.dnsDomain }) },
     hostsEntries: v.hostsEntry.map((e) => keyValue(e, "hosts-entry")),
@@ -70,6 +71,16 @@ export function runOptionsFrom(ctx: CommandContext, v: FlagValues<typeof podRunF
     warn: (m) => ctx.out.stderr(`warning: ${m}\n`),
     signal: ctx.signal,
   };
+}
+
+/** `NAME:[HOSTIP:]HOSTPORT` */
+function parsePort(text: string): { name: string; hostIP?: string; hostPort: number } {
+  const m = /^([a-z0-9-]+):(?:(\d{1,3}(?:\.\d{1,3}){3}):)?(\d{1,5})$/.exec(text);
+  const hostPort = Number(m?.[3]);
+  if (m === null || hostPort < 1 || hostPort > 65535) {
+    throw new RktError("invalid-argument", `invalid --port "${text}"`, { hint: "use NAME:[HOSTIP:]HOSTPORT, e.g. --port=80-tcp:8080" });
+  }
+  return { name: m[1] ?? "", ...(m[2] === undefined ? {} : { hostIP: m[2] }), hostPort };
 }
 
 export function saveUuid(path: string, uuid: string): void {

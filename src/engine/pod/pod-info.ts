@@ -3,6 +3,7 @@
  * directory and lock, apps from the manifest, exit codes and times from what the supervisor wrote.
  */
 import { readFileSync, statSync } from "node:fs";
+import { parseNetInfo, summarizeNetInfo } from "../../network/net-info.js";
 import { PodFiles } from "../../pod/pod-files.js";
 import type { PodRef, PodState, PodStore } from "../../pod/pod-store.js";
 
@@ -63,8 +64,18 @@ export function podInfo(pods: PodStore, ref: PodRef): PodInfo {
     started: startedTimes.length > 0 ? new Date(Math.min(...startedTimes.map((d) => d.getTime()))) : undefined,
     pid: state === "running" ? readInt(files.supervisor("pid")) : undefined,
     apps,
-    networks: [],
+    networks: readNetworks(files.netInfo),
   };
+}
+
+function readNetworks(path: string): { name: string; ip4?: string }[] {
+  const text = read(path);
+  if (text === undefined) return [];
+  try {
+    return summarizeNetInfo(parseNetInfo(text)).map((n) => ({ name: n.name, ...(n.ip4 === undefined ? {} : { ip4: n.ip4 }) }));
+  } catch {
+    return [];
+  }
 }
 
 function read(path: string): string | undefined {

@@ -29,6 +29,11 @@ import { parseFlavor, runtimeFor, type OciRuntime, type Stage1Flavor } from "../
 import { buildAppProcess } from "./app-process.js";
 import { DOCKER_VOLUME_ANNOTATION } from "./build-pod-manifest.js";
 import { podCgroupParent, teardownPod } from "./teardown-pod.js";
+import { loadNetworkConfigs } from "../../network/cni/network-config.js";
+import { parseNetFlags, selectNetworks } from "../../network/cni/select-networks.js";
+import type { CniDns } from "../../network/cni/cni-result.js";
+import { attachPodNetworks } from "../../network/pod-network.js";
+import type { PortForward } from "../../network/port-forward.js";
 
 const run = promisify(execFile);
 
@@ -42,6 +47,8 @@ export interface DnsOptions {
 export interface RunOptions {
   /** rkt's `--net` entries: `none` (loopback only), `host`, `default`, named CNI networks. */
   readonly net: readonly string[];
+  /** `--port=NAME:[HOSTIP:]HOSTPORT`: NAME is an app port (Docker ports are named `80-tcp`). */
+  readonly ports: readonly { readonly name: string; readonly hostIP?: string | undefined; readonly hostPort: number }[];
   readonly hostname?: string | undefined;
   readonly dns: DnsOptions;
   readonly hostsEntries: readonly (readonly [string, string])[];
@@ -51,6 +58,8 @@ export interface RunOptions {
   /** Supervise without a terminal, in a new session (for `rkt app sandbox` and the CRI server). */
   readonly detach: boolean;
   readonly insecure: InsecureOptions;
+  /** `--local-config`: its net.d holds the CNI network configurations. */
+  readonly localConfig: string;
   /** Where the native stage1 programs are (dist/). */
   readonly stage1Dir: string;
   /** How the supervisor calls back into rkt for teardown: [node, script, global flags...]. */
@@ -93,11 +102,22 @@ export async function runPreparedPod(pods: PodStore, images: ImageStore, prepare
     if (flavor === "fly" && manifest.apps.length !== 1) {
       throw new RktError("invalid-argument", `stage1 "fly" runs exactly one app; this pod has ${manifest.apps.length}`);
     }
-    const net = podNetworkMode(options.net, flavor);
+    // fly always uses the host's network (rkt ignored --net for it).
+    const request = flavor === "fly" ? ({ mode: "host" } as const) : parseNetFlags(options.net);
     const hostname = options.hostname ?? `rkt-${ref.uuid}`;
     atomicWriteFileSync(files.runOptions, JSON.stringify({ net: options.net, hostname, dns: options.dns, interactive: options.interactive, flavor }));
-    writeEtcFiles(files, hostname, net, options);
-    const ns = flavor === "fly" ? undefined : await createPodNamespaces(ref.uuid, hostname, net === "host");
+    const ports = resolvePorts(manifest, options.ports);
+    if (ports.length > 0 && request.mode !== "contained") {
+      throw new RktError("invalid-argument", `--port needs a contained network; this pod uses --net=${request.mode}`, { hint: "use --net=default (or a named network) with --port" });
+    }
+    const networks = request.mode === "contained" ? selectNetworks(request, await loadNetworkConfigs({ localConfig: options.localConfig })) : [];
+    const ns = flavor === "fly" ? undefined : await createPodNamespaces(ref.uuid, hostname, request.mode === "host");
+    let cniDns: CniDns | undefined;
+    if (ns !== undefined && networks.length > 0) {
+      const attached = await attachPodNetworks({ uuid: ref.uuid, netnsPath: ns.net, networks, localConfig: options.localConfig, ports, netInfoPath: files.netInfo, ...(options.signal === undefined ? {} : { signal: options.signal }) });
+      cniDns = attached.dns;
+    }
+    writeEtcFiles(files, hostname, request.mode === "host" ? "host" : "contained", options, cniDns);
     prepareVolumes(files, manifest);
     for (const app of manifest.apps) await prepareApp(images, ref, files, manifest, app, runtime, flavor, ns, hostname, options);
     writeSupervisorPlan(files, manifest, ref, options);
@@ -125,19 +145,24 @@ export async function runPreparedPod(pods: PodStore, images: ImageStore, prepare
   }
 }
 
-/**
- * What the pod's network is. fly always uses the host's (rkt ignored --net for it); CNI networks
- * (default, named) are not wired into pods yet.
- */
-function podNetworkMode(net: readonly string[], flavor: Stage1Flavor): "none" | "host" {
-  if (flavor === "fly") return "host";
-  if (net.length === 1 && (net[0] === "none" || net[0] === "host")) return net[0];
-  throw new RktError("unimplemented", `--net=${net.join(",")}: CNI networks (default, named networks) are not available yet`, {
-    hint: "use --net=none (loopback only) or --net=host",
+/** `--port` names resolved against the apps' ports (rkt-features §5). */
+function resolvePorts(manifest: PodManifest, requested: RunOptions["ports"]): PortForward[] {
+  return requested.map((p) => {
+    const found = manifest.apps.flatMap((a) => a.app.ports ?? []).find((port) => port.name === p.name);
+    if (found === undefined) {
+      const known = manifest.apps.flatMap((a) => (a.app.ports ?? []).map((port) => port.name));
+      throw new RktError("invalid-argument", `--port: no app of the pod has a port named "${p.name}"`, { hint: known.length > 0 ? `ports: ${known.join(", ")}` : "the images expose no ports" });
+    }
+    if (found.protocol !== "tcp" && found.protocol !== "udp") throw new RktError("invalid-argument", `--port ${p.name}: protocol ${found.protocol} cannot be forwarded`);
+    return { protocol: found.protocol, containerPort: found.port, hostPort: p.hostPort, ...(p.hostIP === undefined ? {} : { hostIP: p.hostIP }) };
   });
 }
 
-function writeEtcFiles(files: PodFiles, hostname: string, net: "none" | "host", options: RunOptions): void {
+/**
+ * The pod's /etc/hosts and /etc/resolv.conf. DNS precedence as rkt: --dns flags, then the CNI
+ * result's DNS, then (host network only) the host's resolv.conf.
+ */
+function writeEtcFiles(files: PodFiles, hostname: string, net: "host" | "contained", options: RunOptions, cniDns: CniDns | undefined): void {
   mkdirSync(join(files.dir, "etc"), { recursive: true });
   const hosts = ["# Generated by rkt run", "127.0.0.1\tlocalhost localhost.localdomain", "::1\tlocalhost ip6-localhost ip6-loopback", `127.0.1.1\t${hostname}`];
   const byIp = new Map<string, string[]>();
@@ -149,6 +174,8 @@ function writeEtcFiles(files: PodFiles, hostname: string, net: "none" | "host", 
   let resolv: string;
   if (dns.servers.length > 0 || dns.search.length > 0 || dns.options.length > 0 || dns.domain !== undefined) {
     resolv = ["# Generated by rkt run", ...dns.servers.map((s) => `nameserver ${s}`), ...(dns.domain === undefined ? [] : [`domain ${dns.domain}`]), ...(dns.search.length > 0 ? [`search ${dns.search.join(" ")}`] : []), ...(dns.options.length > 0 ? [`options ${dns.options.join(" ")}`] : [])].join("\n");
+  } else if (cniDns !== undefined && (cniDns.nameservers ?? []).length > 0) {
+    resolv = ["# Generated by rkt run", ...(cniDns.nameservers ?? []).map((n) => `nameserver ${n}`), ...(cniDns.domain === undefined ? [] : [`domain ${cniDns.domain}`]), ...((cniDns.search ?? []).length > 0 ? [`search ${(cniDns.search ?? []).join(" ")}`] : []), ...((cniDns.options ?? []).length > 0 ? [`options ${(cniDns.options ?? []).join(" ")}`] : [])].join("\n");
   } else if (net === "host" && existsSync("/etc/resolv.conf")) {
     resolv = readFileSync("/etc/resolv.conf", "utf8").trimEnd();
   } else {

@@ -5,9 +5,11 @@
  * error path of a failed start.
  */
 import { execFile } from "node:child_process";
-import { readdirSync, rmdirSync } from "node:fs";
+import { existsSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { readNetInfo } from "../../network/net-info.js";
+import { detachPodNetworks } from "../../network/pod-network.js";
 import { containerId } from "../../pod/pod-files.js";
 import { mountsUnder, unmount } from "../../sys/mounts.js";
 import { destroyPodNamespaces } from "../../stage1/pod-namespaces.js";
@@ -46,6 +48,18 @@ export async function teardownPod(uuid: string, podDir: string, runtime: OciRunt
     } catch (err) {
       problems.push(`unmounting ${point}: ${String(err)}`);
     }
+  }
+  // Networks leave before the namespace goes: the plugins find the pod's interfaces through it.
+  // net-info.json stays (rkt list shows an exited pod's networks); a marker says DEL is done.
+  try {
+    const detached = join(podDir, "net-detached");
+    const info = existsSync(detached) ? undefined : await readNetInfo(join(podDir, "net-info.json"));
+    if (info !== undefined) {
+      await detachPodNetworks(info);
+      writeFileSync(detached, "");
+    }
+  } catch (err) {
+    problems.push(`leaving networks: ${err instanceof Error ? err.message : String(err)}`);
   }
   try {
     destroyPodNamespaces(uuid);

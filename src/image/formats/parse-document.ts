@@ -5,6 +5,7 @@
  */
 import type * as z from "../../lib/schema.js";
 import { RktError, type ErrorKind } from "../../lib/errors.js";
+import { checkJson, decodeJsonText, formatIssues } from "../../lib/json-document.js";
 
 /**
  * Decodes `bytes` as a UTF-8 JSON document described by `schema`. `what` names the document in
@@ -14,12 +15,7 @@ import { RktError, type ErrorKind } from "../../lib/errors.js";
  * const config = parseDocument(bytes, imageConfigSchema, "image config sha256:...");
  */
 export function parseDocument<T>(bytes: Uint8Array, schema: z.ZodMiniType<T>, what: string, kind: ErrorKind = "invalid-argument"): T {
-  const value = decodeJson(bytes, what, kind);
-  const result = schema.safeParse(value);
-  if (!result.success) {
-    throw new RktError(kind, `invalid ${what}: ${formatIssues(result.error)}`);
-  }
-  return result.data;
+  return checkJson(decodeJson(bytes, what, kind), schema, what, kind);
 }
 
 /** Strict UTF-8 decode plus JSON.parse, with the document named in the error. */
@@ -30,19 +26,7 @@ export function decodeJson(bytes: Uint8Array, what: string, kind: ErrorKind = "i
   } catch {
     throw new RktError(kind, `invalid ${what}: not UTF-8 text`);
   }
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (err) {
-    throw new RktError(kind, `invalid ${what}: not JSON (${err instanceof Error ? err.message : String(err)})`);
-  }
+  return decodeJsonText(text, what, kind);
 }
 
-/** The first few issues of a zod error as `path: message`, one line. */
-export function formatIssues(error: z.core.$ZodError): string {
-  const shown = error.issues.slice(0, 3).map((issue) => {
-    const path = issue.path.length === 0 ? "(document)" : issue.path.map(String).join(".");
-    return `${path}: ${issue.message}`;
-  });
-  const more = error.issues.length > 3 ? ` (and ${error.issues.length - 3} more)` : "";
-  return shown.join("; ") + more;
-}
+export { formatIssues };

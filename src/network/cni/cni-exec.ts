@@ -16,7 +16,7 @@
  * executors/fake-executor.ts (in memory, for tests of the code above it).
  */
 import { RktError, type ErrorKind } from "../../lib/errors.js";
-import { checkJson } from "./cni-json.js";
+import { checkJson } from "../../lib/json-document.js";
 import { cniResultSchema, cniVersionInfoSchema, type CniError, type CniVersionInfo } from "./cni-result.js";
 import type { NetworkConfig, PluginConfig } from "./network-config.js";
 

@@ -15,7 +15,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { errnoCode, RktError, wrap } from "../../lib/errors.js";
 import * as z from "../../lib/schema.js";
-import { checkJson, decodeJsonText } from "./cni-json.js";
+import { checkJson, decodeJsonText } from "../../lib/json-document.js";
 import { builtinNetworkConfigs, DEFAULT_NETWORK, DEFAULT_RESTRICTED_NETWORK, type BuiltinNetworkOptions } from "./default-networks.js";
 
 /** rkt's default local configuration directory; networks live in its `net.d`. */

@@ -1,12 +1,11 @@
 /**
- * JSON from outside the network module (net.d files, plugin output, net-info.json) becomes typed
- * data here: JSON.parse, then a zod schema, with the document named in the error.
- *
- * (The image layer has the same helper in image/formats/parse-document.ts; network may not import
- * image, so the few lines are repeated here rather than shared through a layer both may use.)
+ * JSON from outside becomes typed data here: JSON.parse, then a zod schema, with the document
+ * named in the error (`invalid image config sha256:...: rootfs.type: ...`). Shared by the image
+ * formats (parse-document.ts adds strict UTF-8 for bytes) and the network module (net.d files,
+ * plugin output, net-info.json).
  */
-import { RktError, type ErrorKind } from "../../lib/errors.js";
-import type * as z from "../../lib/schema.js";
+import { RktError, type ErrorKind } from "./errors.js";
+import type * as z from "./schema.js";
 
 /**
  * Parses `text` as JSON described by `schema`; `what` names the document in errors.
