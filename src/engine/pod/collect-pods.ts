@@ -98,7 +98,11 @@ async function sweep(pods: PodStore, ref: PodRef): Promise<void> {
   }
 }
 
-/** Pinned namespaces whose pod is gone or not running (a stage0 killed mid-start). */
+/**
+ * Pinned namespaces of this store's pods that are not running (a stage0 killed mid-start). Only
+ * this store's pods: /run/rkt/ns is shared by every data directory on the host, and a namespace
+ * whose UUID this store does not know may belong to a pod another store is starting right now.
+ */
 async function sweepOrphanNamespaces(pods: PodStore): Promise<void> {
   let uuids: string[];
   try {
@@ -106,9 +110,13 @@ async function sweepOrphanNamespaces(pods: PodStore): Promise<void> {
   } catch {
     return;
   }
-  const live = new Set(pods.list().filter((r) => ["running", "preparing", "deleting", "embryo"].includes(pods.state(r))).map((r) => r.uuid));
+  const known = new Map(pods.list().map((r) => [r.uuid, r]));
   for (const uuid of uuids) {
-    if (!live.has(uuid) && statSync(join(NS_ROOT, uuid), { throwIfNoEntry: false })?.isDirectory() === true) destroyPodNamespaces(uuid);
+    const ref = known.get(uuid);
+    if (ref === undefined) continue;
+    const state = pods.state(ref);
+    if (["running", "preparing", "deleting", "embryo"].includes(state)) continue;
+    if (statSync(join(NS_ROOT, uuid), { throwIfNoEntry: false })?.isDirectory() === true) destroyPodNamespaces(uuid);
   }
   await Promise.resolve();
 }
