@@ -13,7 +13,7 @@ packages=(
   # image handling
   zstd ca-certificates
   # tests and interop: a real registry, third-party image producers, gpg, TLS material
-  docker-registry skopeo umoci buildah gnupg openssl busybox-static
+  docker-registry skopeo umoci buildah gnupg openssl busybox-static nginx redis-server
   # benchmark peers
   podman hyperfine
 )
@@ -24,8 +24,21 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
   echo "install: installing Debian packages: ${missing[*]}" >&2
   export DEBIAN_FRONTEND=noninteractive
+  # nginx and redis-server are only binaries that test images are built from (test/workshop);
+  # their postinst scripts start host services on :80 and :6379 through invoke-rc.d wherever an
+  # init gives a runlevel (here none does, and the machine image ships a policy-rc.d). A
+  # policy-rc.d that exits 101 forbids that for the install; one already present is kept.
+  policy=/usr/sbin/policy-rc.d
+  own_policy=
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\n# written by rkt scripts/install.sh for the duration of apt-get install\nexit 101\n' >"$policy"
+    chmod 755 "$policy"
+    trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    own_policy=1
+  fi
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ -n "$own_policy" ]; then rm -f "$policy" && trap - EXIT; fi
 fi
 
 # Debian's docker-registry package starts a system registry on :5000 when an init system is

@@ -57,7 +57,9 @@ export async function gcPods(pods: PodStore, options: GcOptions): Promise<{ mark
   const now = (options.now ?? new Date()).getTime();
   for (const ref of pods.list()) {
     const state = pods.state(ref);
-    const age = now - (statSync(ref.path, { throwIfNoEntry: false })?.ctimeMs ?? now);
+    // ctimeMs has a sub-millisecond fraction and can be up to 1 ms ahead of Date.now() for a pod
+    // marked just now: floor it, or a zero grace period misses the last pods marked.
+    const age = now - Math.floor(statSync(ref.path, { throwIfNoEntry: false })?.ctimeMs ?? now);
     const due =
       (state === "exited-garbage" && age >= options.gracePeriodMs) ||
       state === "aborted-prepare" ||
