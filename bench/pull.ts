@@ -13,9 +13,11 @@
  * rotated each round so no tool always runs right after another. Before each run, `sync` (not
  * timed) writes back what the previous run left dirty, so no tool pays for another's writeback.
  * Page caches are not dropped (that cannot be made fair to all of them); the warm-up puts every
- * tool on the same footing: registry blobs in the page cache, binaries loaded. Reported: median wall seconds,
- * MB/s (compressed MB, 10^6 bytes, over the median), CPU and peak RSS (GNU time), disk use, and
- * the ratios rkt/podman and rkt/(skopeo+umoci). Ratios are reported, never asserted.
+ * tool on the same footing: registry blobs in the page cache, binaries loaded.
+ *
+ * Reported (Markdown on stdout; raw samples in bench/out/results/pull-*.json): median wall
+ * seconds, MB/s (compressed MB, 10^6 bytes, over the median), CPU and peak RSS (GNU time), disk
+ * use, and the ratios rkt/podman and rkt/(skopeo+umoci). Ratios are reported, never asserted.
  *
  * Usage (root): node --import tsx bench/pull.ts [--rounds N] [--profile] [--in-place] [--no-floor]
  *   --profile   after the rounds, one more rkt fetch under `node --cpu-prof`, summarised
@@ -34,12 +36,15 @@ import { hostImage, type HostImage } from "./support/host-image.js";
 import { markdownTable } from "./support/markdown-table.js";
 import { PodmanSandbox } from "./support/podman-sandbox.js";
 import { removeTreeWithMounts } from "./support/remove-tree-with-mounts.js";
+import { saveResults } from "./support/results-file.js";
 import { REPO_ROOT, rktBuildInfo, snapshotRkt, type RktBuildInfo } from "./support/rkt-snapshot.js";
 import { describeEnvironment } from "./support/run-environment.js";
 import { median } from "./support/stats.js";
 import { canMeasureCpu, timedRun, type TimedRunResult } from "./support/timed-run.js";
 
 const REPOSITORY = "bench/big";
+/** What `rkt fetch --insecure-options=image,http` is expected to print on stderr. */
+const EXPECTED_RKT_STDERR: readonly RegExp[] = [/^warning: image signature verification has been disabled/, /^warning: plain HTTP has been allowed/];
 const PROFILE_DIR = join(REPO_ROOT, "bench", "out", "profiles");
 
 /** What one tool's run cost; skopeo+umoci has two parts. */
@@ -105,6 +110,8 @@ async function main(): Promise<void> {
         live.delete(dir);
       }
     };
+    // Anything rkt says beyond the warnings that --insecure-options asks for is worth a look.
+    const rktStderr = new Set<string>();
     const cpu = canMeasureCpu();
     if (!cpu) log("note: /usr/bin/time (GNU time) is not installed: no CPU or RSS figures");
     const opts = { cpu, signal };
@@ -116,6 +123,10 @@ async function main(): Promise<void> {
           return scratch("rkt-bench-store-", async (dir) => {
             const r = await timedRun(rkt.bin, [`--dir=${dir}`, "fetch", "--insecure-options=image,http", `docker://${ref}`], opts);
             if (!/\S/.test(r.stdout)) throw new Error(`rkt fetch printed no image ID; stderr:\n${r.stderr}`);
+            for (const line of r.stderr.split("\n")) {
+              // "(node:PID) ...Warning": one entry per warning, not per process.
+              if (line.trim() !== "" && !EXPECTED_RKT_STDERR.some((re) => re.test(line))) rktStderr.add(line.replace(/^\(node:\d+\)/, "(node:PID)"));
+            }
             return { ...r, ...(measureDisk ? { diskBytes: await diskUse(dir) } : {}) };
           });
         case "podman": {
@@ -179,6 +190,17 @@ async function main(): Promise<void> {
 
     const after = rktBuildInfo();
     process.stdout.write(report(image, rkt.info, after, rounds, samples, warmup));
+    const file = await saveResults("pull", {
+      image: { manifest: image.manifest.digest, compressedBytes: image.compressedBytes, uncompressedBytes: image.uncompressedBytes },
+      build: rkt.info,
+      rounds,
+      warmup: Object.fromEntries(warmup),
+      samples: Object.fromEntries(samples),
+    });
+    log(`raw samples: ${file}`);
+    if (rktStderr.size > 0) {
+      process.stdout.write(`\nrkt fetch also printed on stderr (beyond the --insecure-options warnings):\n\n${[...rktStderr].map((l) => `    ${l}`).join("\n")}\n`);
+    }
 
     if (values.profile) {
       process.stdout.write(await profileRkt(rkt.bin, rkt.dist, ref, scratch, signal));
@@ -238,7 +260,7 @@ function report(image: HostImage, build: RktBuildInfo, after: RktBuildInfo, roun
     ...describeEnvironment(["podman", "skopeo", "umoci", "docker-registry"]).map((l) => `- ${l}`),
     `- rkt: build ${build.fingerprint} (entry ${kb(build.entryBytes)} kB, ${build.files} JS files, ${kb(build.totalBytes)} kB), revision ${build.revision}`,
     `- image: manifest ${image.manifest.digest}; layers ${image.layers.map((l) => mb(l.descriptor.size)).join(" + ")} MB`,
-    `- ${rounds} rounds after 1 warm-up of each, order rotated per round, \`sync\` before each run; page caches not dropped; MB = 10^6 bytes`,
+    `- ${rounds} round${rounds === 1 ? "" : "s"} after 1 warm-up of each, order rotated per round, \`sync\` before each run; page caches not dropped; MB = 10^6 bytes`,
     "",
     markdownTable(["what", "median s", "min s", "max s", "MB/s", "CPU s", "peak RSS MB", "disk MB"], rows),
     "",

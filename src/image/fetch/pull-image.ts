@@ -4,6 +4,7 @@
  * its shared tree, then write the image record. The record is written last: until then the image
  * does not exist for any other command, so an interrupted pull leaves nothing half-visible.
  */
+import { setMaxListeners } from "node:events";
 import { RktError, wrap } from "../../lib/errors.js";
 import type { Descriptor, Platform } from "../formats/descriptor.js";
 import { parseImageConfig } from "../formats/image-config.js";
@@ -135,6 +136,9 @@ export function shortDigest(digest: string): string {
 async function forEachLimited<T>(items: readonly T[], limit: number, outer: AbortSignal | undefined, fn: (item: T, index: number, signal: AbortSignal) => Promise<void>): Promise<void> {
   const inner = new AbortController();
   const signal = outer === undefined ? inner.signal : AbortSignal.any([outer, inner.signal]);
+  // Every stream of every layer listens on this one signal; dozens of listeners are expected,
+  // not a leak, and Node's warning about them would only alarm users.
+  setMaxListeners(0, signal);
   let next = 0;
   let failed: Error | undefined;
   const worker = async (): Promise<void> => {
