@@ -13,9 +13,8 @@
  * The same registry or domain twice within one directory is an error (rkt's rule), naming both
  * files.
  */
-import { readdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
-import { errnoCode, RktError } from "../lib/errors.js";
+import { RktError } from "../lib/errors.js";
+import { readConfigFiles } from "./config-files.js";
 import * as z from "../lib/schema.js";
 
 export interface BasicCredentials {
@@ -64,57 +63,44 @@ let schemas: ReturnType<typeof buildSchemas> | undefined;
 export function loadAuthConfig(configDirs: readonly string[]): AuthConfig {
   const docker = new Map<string, BasicCredentials>();
   const domains = new Map<string, AuthHeaders>();
-  for (const base of configDirs) {
-    if (base === "") continue;
-    const dir = join(base, "auth.d");
-    let files: string[];
-    try {
-      files = readdirSync(dir).filter((f) => f.endsWith(".json")).sort();
-    } catch (err) {
-      if (errnoCode(err) === "ENOENT" || errnoCode(err) === "ENOTDIR") continue;
-      throw new RktError("permission-denied", `cannot read ${dir}`, { cause: err });
+  // Duplicates are an error within one directory only: a later directory overrides an earlier one.
+  let seenRoot: string | undefined;
+  let seenDocker = new Map<string, string>();
+  let seenDomain = new Map<string, string>();
+  for (const { root, path, json } of readConfigFiles(configDirs, "auth.d")) {
+    if (root !== seenRoot) {
+      seenRoot = root;
+      seenDocker = new Map();
+      seenDomain = new Map();
     }
-    const seenDocker = new Map<string, string>();
-    const seenDomain = new Map<string, string>();
-    for (const file of files) {
-      const path = join(dir, file);
-      let json: unknown;
-      try {
-        json = JSON.parse(readFileSync(path, "utf8"));
-      } catch (err) {
-        throw new RktError("invalid-argument", `malformed configuration file ${path}: ${err instanceof Error ? err.message : String(err)}`, {
-          hint: "fix the JSON or remove the file",
-        });
+    schemas ??= buildSchemas();
+    const kind = schemas.kind.safeParse(json);
+    if (!kind.success) throw new RktError("invalid-argument", `configuration file ${path} has no rktKind/rktVersion`);
+    if (kind.data.rktKind === "dockerAuth") {
+      const parsed = schemas.dockerAuth.safeParse(json);
+      if (!parsed.success) throw invalid(path, parsed.error.message);
+      for (const reg of parsed.data.registries) {
+        const prev = seenDocker.get(reg);
+        if (prev !== undefined) throw new RktError("invalid-argument", `registry "${reg}" has credentials in both ${prev} and ${path}`);
+        seenDocker.set(reg, path);
+        docker.set(reg, { username: parsed.data.credentials.user, password: parsed.data.credentials.password });
       }
-      schemas ??= buildSchemas();
-      const kind = schemas.kind.safeParse(json);
-      if (!kind.success) throw new RktError("invalid-argument", `configuration file ${path} has no rktKind/rktVersion`);
-      if (kind.data.rktKind === "dockerAuth") {
-        const parsed = schemas.dockerAuth.safeParse(json);
-        if (!parsed.success) throw invalid(path, parsed.error.message);
-        for (const reg of parsed.data.registries) {
-          const prev = seenDocker.get(reg);
-          if (prev !== undefined) throw new RktError("invalid-argument", `registry "${reg}" has credentials in both ${prev} and ${path}`);
-          seenDocker.set(reg, path);
-          docker.set(reg, { username: parsed.data.credentials.user, password: parsed.data.credentials.password });
-        }
-      } else if (kind.data.rktKind === "auth") {
-        const parsed = schemas.auth.safeParse(json);
-        if (!parsed.success) throw invalid(path, parsed.error.message);
-        const c = parsed.data.credentials;
-        let headers: AuthHeaders;
-        if (parsed.data.type === "basic" && "user" in c) headers = { type: "basic", username: c.user, password: c.password };
-        else if (parsed.data.type === "oauth" && "token" in c) headers = { type: "oauth", token: c.token };
-        else throw invalid(path, `credentials do not fit type "${parsed.data.type}"`);
-        for (const d of parsed.data.domains) {
-          const prev = seenDomain.get(d);
-          if (prev !== undefined) throw new RktError("invalid-argument", `domain "${d}" has credentials in both ${prev} and ${path}`);
-          seenDomain.set(d, path);
-          domains.set(d, headers);
-        }
+    } else if (kind.data.rktKind === "auth") {
+      const parsed = schemas.auth.safeParse(json);
+      if (!parsed.success) throw invalid(path, parsed.error.message);
+      const c = parsed.data.credentials;
+      let headers: AuthHeaders;
+      if (parsed.data.type === "basic" && "user" in c) headers = { type: "basic", username: c.user, password: c.password };
+      else if (parsed.data.type === "oauth" && "token" in c) headers = { type: "oauth", token: c.token };
+      else throw invalid(path, `credentials do not fit type "${parsed.data.type}"`);
+      for (const d of parsed.data.domains) {
+        const prev = seenDomain.get(d);
+        if (prev !== undefined) throw new RktError("invalid-argument", `domain "${d}" has credentials in both ${prev} and ${path}`);
+        seenDomain.set(d, path);
+        domains.set(d, headers);
       }
-      // Other kinds (paths, stage1) live in their own directories; ignore strays.
     }
+    // Other kinds (paths, stage1) live in their own directories; ignore strays.
   }
   return {
     dockerCredentials: (registry) => docker.get(registry) ?? (registry === "registry-1.docker.io" ? docker.get("docker.io") ?? docker.get("index.docker.io") : undefined),
