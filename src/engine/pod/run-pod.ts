@@ -28,7 +28,7 @@ import { createPodNamespaces, type PodNamespaces } from "../../stage1/pod-namesp
 import { parseFlavor, runtimeFor, type OciRuntime, type Stage1Flavor } from "../../stage1/stage1-flavor.js";
 import { buildAppProcess } from "./app-process.js";
 import { DOCKER_VOLUME_ANNOTATION } from "./build-pod-manifest.js";
-import { podCgroupParent, teardownPod } from "./teardown-pod.js";
+import { podCgroupParent, teardownPod, teardownScript } from "./teardown-pod.js";
 import { loadNetworkConfigs } from "../../network/cni/network-config.js";
 import { parseNetFlags, selectNetworks } from "../../network/cni/select-networks.js";
 import type { CniDns } from "../../network/cni/cni-result.js";
@@ -120,7 +120,7 @@ export async function runPreparedPod(pods: PodStore, images: ImageStore, prepare
     writeEtcFiles(files, hostname, request.mode === "host" ? "host" : "contained", options, cniDns);
     prepareVolumes(files, manifest);
     for (const app of manifest.apps) await prepareApp(images, ref, files, manifest, app, runtime, flavor, ns, hostname, options);
-    writeSupervisorPlan(files, manifest, ref, options);
+    writeSupervisorPlan(files, manifest, ref, options, runtime, networks.length > 0);
     options.signal?.throwIfAborted();
     const started = startSupervisor(files, lock, options);
     // A signal that reached stage0 after the supervisor started but before the launcher knew its
@@ -281,10 +281,14 @@ async function seedVolume(rootfs: string, path: string, volume: string): Promise
   chmodSync(volume, st.mode & 0o7777);
 }
 
-function writeSupervisorPlan(files: PodFiles, manifest: PodManifest, ref: PodRef, options: RunOptions): void {
+function writeSupervisorPlan(files: PodFiles, manifest: PodManifest, ref: PodRef, options: RunOptions, runtime: OciRuntime, withNetworks: boolean): void {
   mkdirSync(join(files.dir, "supervisor"), { recursive: true });
   atomicWriteFileSync(files.supervisor("apps"), manifest.apps.map((a) => `${a.name}\n`).join(""));
-  writeArgv(files.supervisor("finally"), [...options.rktArgv, "stage1-teardown", ref.uuid]);
+  // CNI DEL needs Node (configs, results, leftover rules); everything else a shell does faster.
+  const teardown = withNetworks
+    ? [...options.rktArgv, "stage1-teardown", ref.uuid]
+    : ["/bin/sh", "-c", teardownScript(ref.uuid, files.dir, runtime, manifest.apps.map((a) => a.name))];
+  writeArgv(files.supervisor("finally"), teardown);
 }
 
 function writeArgv(path: string, argv: readonly string[]): void {

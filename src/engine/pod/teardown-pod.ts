@@ -12,7 +12,7 @@ import { readNetInfo } from "../../network/net-info.js";
 import { detachPodNetworks } from "../../network/pod-network.js";
 import { containerId } from "../../pod/pod-files.js";
 import { mountsUnder, unmount } from "../../sys/mounts.js";
-import { destroyPodNamespaces } from "../../stage1/pod-namespaces.js";
+import { destroyPodNamespaces, NS_ROOT } from "../../stage1/pod-namespaces.js";
 import type { OciRuntime } from "../../stage1/stage1-flavor.js";
 
 const run = promisify(execFile);
@@ -97,4 +97,24 @@ function removeTree(dir: string): void {
   } catch {
     // still has processes, or already gone
   }
+}
+
+/**
+ * teardownPod as a shell script, for the common case of a pod without CNI networks: the
+ * supervisor execs it when the apps are done, instead of starting Node a second time (~130 ms of
+ * every `rkt run`, measured in bench/PODS.md). The same steps in the same order: delete the
+ * runtime containers, unmount the app roots, unpin the namespaces, remove the cgroups. Whatever it
+ * misses, `rkt gc` still collects with teardownPod. It exits with the pod's exit code.
+ */
+export function teardownScript(uuid: string, podDir: string, runtime: OciRuntime, apps: readonly string[]): string {
+  const q = (s: string): string => `'${s.replace(/'/g, "'\\''")}'`;
+  const lines = ["exec >/dev/null 2>&1"];
+  for (const app of apps) lines.push(runtime.deleteArgv(containerId(uuid, app)).map(q).join(" "));
+  for (const app of apps) lines.push(`umount ${q(join(podDir, "apps", app, "rootfs"))} || umount -l ${q(join(podDir, "apps", app, "rootfs"))}`);
+  const ns = join(NS_ROOT, uuid);
+  lines.push(`for f in ${q(ns)}/*; do umount "$f"; done; rm -rf ${q(ns)}`);
+  const cg = podCgroupParent(uuid);
+  lines.push(`for h in /sys/fs/cgroup/*; do for d in "$h"${q(cg)}/* "$h"${q(cg)}; do [ -d "$d" ] && rmdir "$d"; done; done`);
+  lines.push('exit "${RKT_EXIT_CODE:-254}"');
+  return lines.join("\n");
 }
