@@ -2,7 +2,6 @@
  * The flags of `rkt run` / `rkt prepare` (pod flags before the first image, app flags after each
  * image), with rkt's names, and their translation into the engine's requests.
  */
-import { readFileSync } from "node:fs";
 import { RktError } from "../../lib/errors.js";
 import type { AppRequest, VolumeRequest } from "../../engine/pod/app-request.js";
 import { boolFlag, listFlag, parseBool, stringFlag, type FlagValues } from "../args/flags.js";
@@ -157,24 +156,5 @@ function parseFields(text: string, flag: string): Map<string, string> {
     const [k, v] = keyValue(part, flag);
     out.set(k, v);
   }
-  return out;
-}
-
-/** `--set-env-file` contents: K=V lines, `#` and `;` comments. */
-export function readEnvFile(path: string): [string, string][] {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (err) {
-    throw new RktError("invalid-argument", `cannot read --set-env-file ${path}: ${(err as Error).message}`);
-  }
-  const out: [string, string][] = [];
-  text.split("\n").forEach((line, i) => {
-    const t = line.trim();
-    if (t === "" || t.startsWith("#") || t.startsWith(";")) return;
-    const eq = t.indexOf("=");
-    if (eq <= 0) throw new RktError("invalid-argument", `${path}:${i + 1}: expected K=V, got "${t}"`);
-    out.push([t.slice(0, eq), t.slice(eq + 1)]);
-  });
   return out;
 }

@@ -22,7 +22,7 @@ export const prepareCommand = defineCommand({
     const manifest = values.podManifest === "" ? undefined : readPodManifest(values.podManifest);
     if (manifest === undefined && positionals.length === 0) throw new RktError("invalid-argument", "no image given", { hint: "usage: rkt prepare IMAGE..." });
     const pods = new PodStore(ctx.globals.dataDir);
-    const prepared = await preparePod(pods, ImageStore.open(ctx.globals.dataDir), podRequestFrom(ctx, values, positionals, "prepare"), {
+    const prepared = await preparePod(pods, ImageStore.open(ctx.globals.dataDir), await podRequestFrom(ctx, values, positionals, "prepare"), {
       fetch: fetchOptionsFrom(ctx, values.pullPolicy, values.storeOnly, values.noStore),
       flavor: flavorFrom(ctx, values),
       manifest,

@@ -11,17 +11,19 @@ import { RktError } from "../../lib/errors.js";
 import type { FlagValues } from "../args/flags.js";
 import { parseAppSections } from "../args/app-sections.js";
 import type { CommandContext } from "../command.js";
-import { appFlags, appRequestFrom, keyValue, parseMount, parseVolume, podPrepareFlags, podRunFlags, readEnvFile, stage1Flags } from "./pod-flags.js";
+import { readEnvFile } from "../../pod/app/app-env.js";
+import { appFlags, appRequestFrom, keyValue, parseMount, parseVolume, podPrepareFlags, podRunFlags, stage1Flags } from "./pod-flags.js";
 
-export function podRequestFrom(ctx: CommandContext, v: FlagValues<typeof podPrepareFlags>, positionals: readonly string[], command: string): PodRequest {
+export async function podRequestFrom(ctx: CommandContext, v: FlagValues<typeof podPrepareFlags>, positionals: readonly string[], command: string): Promise<PodRequest> {
   const sections = parseAppSections(positionals, appFlags, command);
+  const fromFiles = (await Promise.all(v.setEnvFile.map((f) => readEnvFile(f, ctx.signal)))).flat();
   return {
     apps: sections.map((s) => appRequestFrom(s.image, s.values, s.given, s.args)),
     volumes: v.volume.map(parseVolume),
     podMounts: v.mount.map(parseMount),
     environment: {
       inherited: v.inheritEnv ? Object.entries(ctx.env).filter((e): e is [string, string] => e[1] !== undefined) : [],
-      fromFiles: v.setEnvFile.flatMap(readEnvFile),
+      fromFiles,
       set: v.setEnv.map((e) => keyValue(e, "set-env")),
     },
   };

@@ -28,7 +28,7 @@ export const runCommand = defineCommand({
     }
     const images = ImageStore.open(ctx.globals.dataDir);
     const pods = new PodStore(ctx.globals.dataDir);
-    const request = podRequestFrom(ctx, values, positionals, "run");
+    const request = await podRequestFrom(ctx, values, positionals, "run");
     const prepared = await preparePod(pods, images, request, {
       fetch: fetchOptionsFrom(ctx, values.pullPolicy, values.storeOnly, values.noStore),
       flavor,
