@@ -188,3 +188,29 @@ test("bad input: one clear error, exit 254, no pod left behind", async (t) => {
   const list = JSON.parse((await runRkt(["list", "--format=json"], { dir })).stdout) as unknown[];
   assert.deepEqual(list, [], "no half-made pods");
 });
+
+test("image rm and image gc keep the layer trees a pod uses; gc keeps its image", async (t) => {
+  const { dir, busybox } = await podTestStore(t);
+  const prep = await runRkt(["prepare", "--quiet", busybox, "--exec=/bin/echo", "--", "still here"], { dir });
+  assert.equal(prep.code, 0, prep.stderr);
+  const gc = await runRkt(["image", "gc", "--grace-period=0s"], { dir });
+  assert.equal(gc.code, 0, gc.stderr);
+  assert.equal((JSON.parse((await runRkt(["image", "list", "--format=json"], { dir })).stdout) as unknown[]).length, 1, "the prepared pod's image stays");
+  const run = await runRkt(["run-prepared", NONE, prep.stdout.trim()], { dir });
+  assert.equal(run.stdout, "still here\n", run.stderr);
+  const uuidFile = join(await tempDir(t), "uuid");
+  const child = spawn(RKT_BIN, [`--dir=${dir}`, "run", NONE, `--uuid-file-save=${uuidFile}`, busybox, "--exec=/bin/sh", "--", "-c", "trap 'exit 0' TERM; sleep 600 & wait"], { stdio: "ignore" });
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  for (let i = 0; i < 100; i++) {
+    const s = await runRkt(["status", `--uuid-file=${uuidFile}`], { dir }).catch(() => undefined);
+    if (s?.stdout.includes("pid=") === true) break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  const rm = await runRkt(["image", "rm", busybox], { dir });
+  assert.equal(rm.code, 0, rm.stderr);
+  const uuid = readFileSync(uuidFile, "utf8").trim();
+  const enter = await runRkt(["enter", uuid, "/bin/cat", "/etc/passwd"], { dir });
+  assert.match(enter.stdout, /^root:/, "the running pod's root still has its files");
+  await runRkt(["stop", uuid], { dir });
+  await exited;
+});

@@ -4,6 +4,7 @@
  * between images, so only a collection over all records can tell).
  */
 import type { ImageRecord } from "../../image/store/image-record.js";
+import { PodStore } from "../../pod/pod-store.js";
 import type { ImageStore } from "../../image/store/image-store.js";
 import { findImage } from "./find-image.js";
 
@@ -19,6 +20,8 @@ export interface RemovedImage {
 export async function removeImages(store: ImageStore, args: readonly string[], signal?: AbortSignal): Promise<{ removed: RemovedImage[]; errors: { arg: string; error: unknown }[] }> {
   const lock = await store.lockStore("exclusive", signal);
   try {
+    // Before any record goes: a pod's image loses its record on rm but keeps its layer trees.
+    const keep = layersInUse(store, imagesInUse(store));
     const removed: RemovedImage[] = [];
     const errors: { arg: string; error: unknown }[] = [];
     const seen = new Set<string>();
@@ -36,7 +39,7 @@ export async function removeImages(store: ImageStore, args: readonly string[], s
       store.removeImage(rec.id);
       removed.push({ id: rec.id, names });
     }
-    if (removed.length > 0) store.collectGarbage();
+    if (removed.length > 0) store.collectGarbage(keep);
     return { removed, errors };
   } finally {
     lock.release();
@@ -61,7 +64,9 @@ export async function gcImages(store: ImageStore, gracePeriodMs: number, now: Da
     const tmp = store.sweepTmp();
     const removed: RemovedImage[] = [];
     const refs = store.listRefs();
+    const inUse = imagesInUse(store);
     for (const rec of store.listImages()) {
+      if (inUse.has(rec.id)) continue;
       const lastUsed = Date.parse(rec.lastUsed);
       if (Number.isFinite(lastUsed) && now.getTime() - lastUsed < gracePeriodMs) continue;
       removed.push({ id: rec.id, names: store.namesOf(rec.id, refs) });
@@ -69,9 +74,35 @@ export async function gcImages(store: ImageStore, gracePeriodMs: number, now: Da
     }
     // Names left pointing at nothing (a record removed by hand) are dangling; drop them.
     for (const ref of store.listRefs()) if (store.getImage(ref.id) === undefined) store.removeRef(ref.name);
-    const collected = store.collectGarbage();
+    const collected = store.collectGarbage(layersInUse(store, inUse));
     return { removed, ...collected, tmp };
   } finally {
     lock.release();
   }
+}
+
+/**
+ * Images some pod still refers to (any pod not yet being deleted): a prepared pod will mount
+ * them, a running one has their layer trees mounted as overlay lowerdirs. rkt's image gc kept
+ * tree stores referenced by pods for the same reason.
+ */
+function imagesInUse(store: ImageStore): Set<string> {
+  const pods = new PodStore(store.paths.dataDir);
+  const ids = new Set<string>();
+  for (const ref of pods.list()) {
+    if (ref.dir === "garbage") continue;
+    try {
+      for (const app of pods.readManifest(ref).apps) ids.add(app.image.id);
+    } catch {
+      // an embryo without a manifest yet refers to nothing
+    }
+  }
+  return ids;
+}
+
+/** The layer trees of the images in use, which gc must keep even when their record goes. */
+function layersInUse(store: ImageStore, images: ReadonlySet<string>): Set<string> {
+  const layers = new Set<string>();
+  for (const id of images) for (const l of store.getImage(id)?.layers ?? []) layers.add(l.diffId);
+  return layers;
 }
