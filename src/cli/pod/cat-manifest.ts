@@ -2,7 +2,7 @@
 import { PodStore } from "../../pod/pod-store.js";
 import { boolFlag, stringFlag } from "../args/flags.js";
 import { defineCommand } from "../command.js";
-import { podArgument } from "./status.js";
+import { podArgument } from "./pod-arguments.js";
 
 export const catManifestCommand = defineCommand({
   path: ["cat-manifest"],

@@ -3,7 +3,7 @@ import { readLogs } from "../../engine/pod/read-logs.js";
 import { PodStore } from "../../pod/pod-store.js";
 import { boolFlag, stringFlag } from "../args/flags.js";
 import { defineCommand } from "../command.js";
-import { podArgument } from "./status.js";
+import { podArgument } from "./pod-arguments.js";
 
 export const logsCommand = defineCommand({
   path: ["logs"],

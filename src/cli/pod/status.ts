@@ -1,5 +1,4 @@
 /** `rkt status UUID`: a pod's state and its apps' exit codes, as key=value lines or JSON. */
-import { readFileSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
 import { podInfo, type PodInfo } from "../../engine/pod/pod-info.js";
 import { PodStore } from "../../pod/pod-store.js";
@@ -7,6 +6,7 @@ import { RktError } from "../../lib/errors.js";
 import { parseDuration, stringFlag } from "../args/flags.js";
 import { defineCommand } from "../command.js";
 import { podJson } from "./list.js";
+import { podArgument } from "./pod-arguments.js";
 
 export const statusCommand = defineCommand({
   path: ["status"],
@@ -56,18 +56,4 @@ function print(write: (t: string) => void, info: PodInfo, format: string): void 
   lines.push(`exited=${exited}`);
   for (const app of info.apps) if (app.exitCode !== undefined) lines.push(`app-${app.name}=${app.exitCode}`);
   write(`${lines.join("\n")}\n`);
-}
-
-/** The pod UUID from the arguments or `--uuid-file`, exactly one. */
-export function podArgument(positionals: readonly string[], uuidFile: string, command: string): string {
-  if (uuidFile !== "") {
-    if (positionals.length > 0) throw new RktError("invalid-argument", "give either a UUID or --uuid-file, not both");
-    try {
-      return readFileSync(uuidFile, "utf8").trim();
-    } catch (err) {
-      throw new RktError("invalid-argument", `cannot read --uuid-file ${uuidFile}: ${(err as Error).message}`);
-    }
-  }
-  if (positionals.length !== 1) throw new RktError("invalid-argument", "expected exactly one pod UUID", { hint: `usage: rkt ${command} UUID` });
-  return positionals[0] ?? "";
 }

@@ -46,7 +46,7 @@ export function createPreparedPod(pods: PodStore, images: ImageStore, manifest: 
     atomicWriteFileSync(files.stage1, flavor);
     current = pods.move(ref, "prepare");
     current = pods.move(current, "prepared");
-    for (const app of manifest.apps) images.touch(app.image.id);
+    // lastUsed is touched when the pod runs (run-pod.ts), once; image gc keeps pods' images anyway.
     return current;
   } catch (err) {
     rmSync(current.path, { recursive: true, force: true });

@@ -263,16 +263,7 @@ export class ImageStore {
 
   /** Every image record. Records that do not parse are skipped: `image list` must still work. */
   listImages(): ImageRecord[] {
-    const out: ImageRecord[] = [];
-    for (const name of readdirOrEmpty(this.paths.imagesDir())) {
-      if (!name.endsWith(".json") || name.startsWith(".")) continue;
-      try {
-        out.push(parseJsonFile(join(this.paths.imagesDir(), name), imageRecordSchema, `image record ${name}`));
-      } catch {
-        // A hand-damaged record: `image rm` by ID can still delete it.
-      }
-    }
-    return out;
+    return readRecords(this.paths.imagesDir(), imageRecordSchema, "image record");
   }
 
   getRef(name: string): RefRecord | undefined {
@@ -290,17 +281,9 @@ export class ImageStore {
     rmSync(this.refPath(name), { force: true });
   }
 
+  /** Every name record, damaged ones skipped like damaged image records. */
   listRefs(): RefRecord[] {
-    const out: RefRecord[] = [];
-    for (const file of readdirOrEmpty(this.paths.refsDir())) {
-      if (!file.endsWith(".json") || file.startsWith(".")) continue;
-      try {
-        out.push(parseJsonFile(join(this.paths.refsDir(), file), refRecordSchema, `name record ${file}`));
-      } catch {
-        // skipped like damaged image records
-      }
-    }
-    return out;
+    return readRecords(this.paths.refsDir(), refRecordSchema, "name record");
   }
 
   /** Names that point at `id`, sorted. */
@@ -404,6 +387,23 @@ function readdirOrEmpty(dir: string): string[] {
     if (errnoCode(err) === "ENOENT") return [];
     throw err;
   }
+}
+
+/**
+ * The records (`*.json`, not temp files) of a directory. A hand-damaged one is skipped so listing
+ * still works; it can still be removed by ID.
+ */
+function readRecords<T>(dir: string, schema: { parse(v: unknown): T }, what: string): T[] {
+  const out: T[] = [];
+  for (const file of readdirOrEmpty(dir)) {
+    if (!file.endsWith(".json") || file.startsWith(".")) continue;
+    try {
+      out.push(parseJsonFile(join(dir, file), schema, `${what} ${file}`));
+    } catch {
+      // skipped, see above
+    }
+  }
+  return out;
 }
 
 function parseJsonFile<T>(path: string, schema: { parse(v: unknown): T }, what: string): T {
