@@ -39,7 +39,7 @@ export async function createTestCa(dir: string, name = "ca"): Promise<CertFiles>
  * Issues a server certificate signed by `ca` for IP 127.0.0.1 and DNS localhost (in the subject
  * alternative names, which is what TLS clients check), as `<name>.crt` / `<name>.key` in `dir`.
  */
-export async function issueServerCert(ca: CertFiles, dir: string, name = "server"): Promise<CertFiles> {
+export async function issueServerCert(ca: CertFiles, dir: string, name = "server", ip = "127.0.0.1"): Promise<CertFiles> {
   const files = { certFile: join(dir, `${name}.crt`), keyFile: join(dir, `${name}.key`) };
   const csr = join(dir, `${name}.csr`);
   const ext = join(dir, `${name}.ext`);
@@ -49,14 +49,14 @@ export async function issueServerCert(ca: CertFiles, dir: string, name = "server
       "basicConstraints=critical,CA:FALSE",
       "keyUsage=critical,digitalSignature,keyEncipherment",
       "extendedKeyUsage=serverAuth",
-      "subjectAltName=IP:127.0.0.1,DNS:localhost",
+      `subjectAltName=IP:${ip},DNS:localhost`,
       "",
     ].join("\n"),
   );
   await execTool("openssl", [
     "req", "-new", "-nodes",
     "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-    "-keyout", files.keyFile, "-out", csr, "-subj", "/CN=127.0.0.1",
+    "-keyout", files.keyFile, "-out", csr, "-subj", `/CN=${ip}`,
   ]);
   await execTool("openssl", [
     "x509", "-req", "-in", csr, "-CA", ca.certFile, "-CAkey", ca.keyFile, "-CAcreateserial",
