@@ -5,13 +5,12 @@
  * implicit empty volumes that start with the image's content (Docker volume semantics).
  */
 import { RktError } from "../../lib/errors.js";
-import type { ImageConfig } from "../../image/formats/image-config.js";
-import { parseImageConfig } from "../../image/formats/image-config.js";
 import type { ImageRecord } from "../../image/store/image-record.js";
 import type { ImageStore } from "../../image/store/image-store.js";
 import { AC_VERSION, type AppSection, type Isolator, type PodApp, type PodManifest, type Volume } from "../../pod/pod-manifest.js";
 import { composeAppExec } from "../../pod/app/exec-path.js";
 import type { AppRequest, PodEnvironment, PodRequest } from "./app-request.js";
+import { imageAppDefaults, type ImageAppDefaults } from "./image-app-defaults.js";
 
 export interface ResolvedApp {
   readonly request: AppRequest;
@@ -37,15 +36,16 @@ export function buildPodManifest(store: ImageStore, request: PodRequest, apps: r
   }));
   const volumeNames = new Set(volumes.map((v) => v.name));
   const podApps: PodApp[] = [];
+  const prefilled: string[] = [];
   for (const resolved of apps) {
-    const config = parseImageConfig(store.readBlob(resolved.image.configDigest), `config of image ${resolved.request.image}`);
+    const defaults = imageAppDefaults(store, resolved.image, resolved.request.image);
     const name = resolved.request.name ?? defaultAppName(resolved.imageName ?? resolved.request.image);
     validateAppName(name, resolved.request.name !== undefined);
     if (names.has(name)) {
       throw new RktError("invalid-argument", `two apps are named "${name}"`, { hint: "give each app of the pod its own --name" });
     }
     names.add(name);
-    const app = appSection(resolved.request, config, request.environment, resolved.imageName ?? resolved.request.image);
+    const app = appSection(resolved.request, defaults, request.environment, resolved.imageName ?? resolved.request.image);
     const mounts: { volume: string; path: string }[] = [];
     for (const m of [...request.podMounts, ...(resolved.request.mounts ?? [])]) {
       if (!volumeNames.has(m.volume)) {
@@ -53,13 +53,19 @@ export function buildPodManifest(store: ImageStore, request: PodRequest, apps: r
       }
       mounts.push({ volume: m.volume, path: m.target });
     }
-    // Image volumes without an explicit mount get an implicit empty volume, pre-filled from the image.
+    // An image mount point takes the pod volume of the same name (appc), else an implicit empty
+    // volume: pre-filled from the image for Docker images, empty for ACIs.
     for (const mp of app.mountPoints ?? []) {
       if (mounts.some((m) => m.path === mp.path)) continue;
+      if (volumeNames.has(mp.name) && request.volumes.some((v) => v.name === mp.name)) {
+        mounts.push({ volume: mp.name, path: mp.path });
+        continue;
+      }
       const volName = `${name}-${mp.name}`;
       volumes.push({ name: volName, kind: "empty", mode: "0755", uid: 0, gid: 0 });
       volumeNames.add(volName);
       mounts.push({ volume: volName, path: mp.path });
+      if (defaults.prefillVolumes) prefilled.push(volName);
     }
     podApps.push({
       name,
@@ -70,9 +76,8 @@ export function buildPodManifest(store: ImageStore, request: PodRequest, apps: r
       ...(resolved.request.annotations === undefined ? {} : { annotations: resolved.request.annotations.map(([n, v]) => ({ name: n, value: v })) }),
     });
   }
-  const implicit = volumes.filter((v) => !request.volumes.some((r) => r.name === v.name)).map((v) => v.name);
   const annotations = [...(request.annotations ?? []).map(([n, v]) => ({ name: n, value: v }))];
-  if (implicit.length > 0) annotations.push({ name: DOCKER_VOLUME_ANNOTATION, value: implicit.join(",") });
+  if (prefilled.length > 0) annotations.push({ name: DOCKER_VOLUME_ANNOTATION, value: prefilled.join(",") });
   return {
     acVersion: AC_VERSION,
     acKind: "PodManifest",
@@ -82,44 +87,29 @@ export function buildPodManifest(store: ImageStore, request: PodRequest, apps: r
   };
 }
 
-function appSection(req: AppRequest, image: ImageConfig, podEnv: PodEnvironment | undefined, imageName: string): AppSection {
-  const cfg = image.config ?? {};
-  const exec = composeAppExec({ imageName, entrypoint: cfg.Entrypoint, cmd: cfg.Cmd, exec: req.exec, args: req.args });
-  const [imageUser = "", imageGroup = ""] = (cfg.User ?? "").split(":");
+function appSection(req: AppRequest, image: ImageAppDefaults, podEnv: PodEnvironment | undefined, imageName: string): AppSection {
+  const exec = composeAppExec({ imageName, entrypoint: image.entrypoint, cmd: image.cmd, exec: req.exec, args: req.args });
   const env = new Map<string, string>(podEnv?.inherited ?? []);
-  for (const e of cfg.Env ?? []) {
-    const eq = e.indexOf("=");
-    if (eq > 0) env.set(e.slice(0, eq), e.slice(eq + 1));
-  }
-  for (const [k, v] of [...(podEnv?.fromFiles ?? []), ...(podEnv?.set ?? []), ...(req.environment ?? [])]) env.set(k, v);
-  const isolators: Isolator[] = [];
-  if (req.memory !== undefined) isolators.push({ name: "resource/memory", value: { limit: req.memory } });
-  if (req.cpu !== undefined) isolators.push({ name: "resource/cpu", value: { limit: req.cpu } });
-  if (req.cpuShares !== undefined) isolators.push({ name: "os/linux/cpu-shares", value: req.cpuShares });
-  if (req.oomScoreAdj !== undefined) isolators.push({ name: "os/linux/oom-score-adj", value: req.oomScoreAdj });
-  const ports = Object.keys(cfg.ExposedPorts ?? {}).flatMap((key) => {
-    const [port = "", proto = "tcp"] = key.split("/");
-    const n = Number(port);
-    return Number.isInteger(n) && n > 0 && n < 65536 ? [{ name: `${n}-${proto}`, protocol: proto, port: n }] : [];
-  });
-  const mountPoints = Object.keys(cfg.Volumes ?? {}).map((path) => ({ name: volumeNameFor(path), path }));
+  for (const [k, v] of [...image.environment, ...(podEnv?.fromFiles ?? []), ...(podEnv?.set ?? []), ...(req.environment ?? [])]) env.set(k, v);
+  // Flags override the image's isolators of the same name; the image's others stay.
+  const requested: Isolator[] = [];
+  if (req.memory !== undefined) requested.push({ name: "resource/memory", value: { limit: req.memory } });
+  if (req.cpu !== undefined) requested.push({ name: "resource/cpu", value: { limit: req.cpu } });
+  if (req.cpuShares !== undefined) requested.push({ name: "os/linux/cpu-shares", value: req.cpuShares });
+  if (req.oomScoreAdj !== undefined) requested.push({ name: "os/linux/oom-score-adj", value: req.oomScoreAdj });
+  const isolators = [...image.isolators.filter((i) => !requested.some((r) => r.name === i.name)), ...requested];
+  const supplementaryGIDs = req.supplementaryGids !== undefined && req.supplementaryGids.length > 0 ? req.supplementaryGids : image.supplementaryGIDs;
   return {
     exec,
-    user: req.user ?? (imageUser === "" ? "0" : imageUser),
-    group: req.group ?? imageGroup,
-    ...(req.supplementaryGids === undefined || req.supplementaryGids.length === 0 ? {} : { supplementaryGIDs: [...req.supplementaryGids] }),
-    workingDirectory: req.workingDir ?? (cfg.WorkingDir === undefined || cfg.WorkingDir === "" ? "/" : cfg.WorkingDir),
+    user: req.user ?? image.user,
+    group: req.group ?? image.group,
+    ...(supplementaryGIDs.length === 0 ? {} : { supplementaryGIDs: [...supplementaryGIDs] }),
+    workingDirectory: req.workingDir ?? image.workingDirectory,
     environment: [...env].map(([name, value]) => ({ name, value })),
     ...(isolators.length > 0 ? { isolators } : {}),
-    ...(mountPoints.length > 0 ? { mountPoints } : {}),
-    ...(ports.length > 0 ? { ports } : {}),
+    ...(image.mountPoints.length > 0 ? { mountPoints: [...image.mountPoints] } : {}),
+    ...(image.ports.length > 0 ? { ports: [...image.ports] } : {}),
   };
-}
-
-/** rkt's docker2aci naming: `/var/lib/redis` -> `volume-var-lib-redis`. */
-function volumeNameFor(path: string): string {
-  const base = path.replace(/^\/+|\/+$/g, "").toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "");
-  return `volume-${base === "" ? "root" : base}`;
 }
 
 /** `registry-1.docker.io/library/nginx:latest` -> `nginx`; `oci:/x/busybox:1` -> `busybox`. */
