@@ -6,18 +6,21 @@
  *   store only
  * - `docker://...`: a registry image
  * - `oci:PATH[:TAG]`, `oci-archive:PATH[:TAG]`: local OCI images (skopeo's syntax)
- * - an existing path (absolute, `./`-relative, or anything that exists): an OCI layout directory
- *   or an OCI archive file
- * - `http(s)://...`: an image URL
- * - otherwise an image name (`example.com/app:1.0`), looked up in the store
+ * - an existing path (absolute, `./`-relative, or anything that exists): an OCI layout directory,
+ *   an ACI file (`.aci`, or compressed, or a tar whose first entry is `manifest`/`rootfs`), or an
+ *   OCI archive file
+ * - `http(s)://...`: an ACI at a URL
+ * - otherwise an image name: looked up in the store, then (appc names like `example.com/app:1.0`)
+ *   found by appc meta discovery
  */
-import { statSync } from "node:fs";
+import { closeSync, openSync, readSync, statSync } from "node:fs";
 
 export type ImageArgument =
   | { readonly kind: "id"; readonly text: string; readonly prefix: string }
   | { readonly kind: "docker"; readonly text: string }
   | { readonly kind: "oci-layout"; readonly text: string; readonly path: string; readonly tag: string | undefined }
   | { readonly kind: "oci-archive"; readonly text: string; readonly path: string; readonly tag: string | undefined }
+  | { readonly kind: "aci-file"; readonly text: string; readonly path: string }
   | { readonly kind: "url"; readonly text: string }
   | { readonly kind: "name"; readonly text: string };
 
@@ -40,6 +43,7 @@ export function classifyImageArgument(text: string): ImageArgument {
 function pathArgument(text: string, path: string): ImageArgument {
   const st = statSync(path, { throwIfNoEntry: false });
   if (st?.isDirectory() === true) return { kind: "oci-layout", text, path, tag: undefined };
+  if (path.endsWith(".aci") || (st?.isFile() === true && looksLikeAci(path))) return { kind: "aci-file", text, path };
   if (st !== undefined) return { kind: "oci-archive", text, path, tag: undefined };
   // `dir:tag` where dir exists
   const { path: p, tag } = splitPathTag(path);
@@ -55,4 +59,29 @@ function splitPathTag(s: string): { path: string; tag: string | undefined } {
   const colon = s.lastIndexOf(":");
   if (colon > slash && colon > 0) return { path: s.slice(0, colon), tag: s.slice(colon + 1) || undefined };
   return { path: s, tag: undefined };
+}
+
+/**
+ * An ACI without the `.aci` suffix: compressed (OCI archives are plain tars, as skopeo writes them),
+ * or a tar whose first entry is the ACI's `manifest` or `rootfs`.
+ */
+function looksLikeAci(path: string): boolean {
+  const head = Buffer.alloc(512);
+  let n = 0;
+  try {
+    const fd = openSync(path, "r");
+    try {
+      n = readSync(fd, head, 0, head.length, 0);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+  if (n >= 3 && head[0] === 0x1f && head[1] === 0x8b) return true; // gzip
+  if (n >= 3 && head.subarray(0, 3).toString("latin1") === "BZh") return true;
+  if (n >= 6 && head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return true; // xz
+  if (n < 512 || head.subarray(257, 262).toString("latin1") !== "ustar") return false;
+  const first = head.subarray(0, 100).toString("utf8").replace(/\0.*$/s, "").replace(/^\.\//, "");
+  return first === "manifest" || first === "rootfs" || first.startsWith("rootfs/");
 }
