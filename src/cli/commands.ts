@@ -40,6 +40,7 @@ export const commands: readonly CommandEntry[] = [
   { path: ["image", "extract"], load: async () => (await import("./image/render.js")).imageExtractCommand },
   { path: ["image", "render"], load: async () => (await import("./image/render.js")).imageRenderCommand },
   { path: ["image", "verify"], load: async () => (await import("./image/verify.js")).imageVerifyCommand },
+  { path: ["image", "push"], load: async () => (await import("./image/push.js")).imagePushCommand },
   { path: ["version"], load: async () => (await import("./version.js")).versionCommand },
   { path: ["stage1-teardown"], load: async () => (await import("./pod/teardown.js")).teardownCommand },
 ];

@@ -1,7 +1,8 @@
 /**
- * A pull-only client for the OCI distribution API / Docker Registry HTTP API v2
- * (opencontainers/distribution-spec spec.md, "Pull"): manifests by tag or digest, blobs by digest,
- * with the registry token auth flow (docker/distribution docs/spec/auth/token.md), redirects,
+ * A client for the OCI distribution API / Docker Registry HTTP API v2
+ * (opencontainers/distribution-spec spec.md, "Pull", and "Push" for `rkt image push`): manifests by
+ * tag or digest, blobs by digest, monolithic blob uploads and manifest PUTs, with the registry
+ * token auth flow (docker/distribution docs/spec/auth/token.md), redirects,
  * bounded retries of transient failures, and verification of everything that carries a digest.
  *
  * Security posture: HTTPS with the system CAs unless the user allowed plain HTTP
@@ -10,7 +11,8 @@
  * only to the registry's origin and its token realm, dropped on cross-origin redirects, and never
  * printed.
  */
-import type { IncomingMessage } from "node:http";
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { PassThrough, Readable, Transform, type TransformCallback } from "node:stream";
 import { RktError } from "../../../lib/errors.js";
 import * as z from "../../../lib/schema.js";
@@ -86,6 +88,14 @@ export interface RequestOptions {
 export interface BlobOptions extends RequestOptions {
   /** Start at this byte (resuming a partial download, spec.md "Resumable Pull"); default 0. */
   readonly offset?: number | undefined;
+}
+
+/** A blob to upload: its digest and size, and a way to read it (again, for a retry). */
+export interface UploadBlob {
+  readonly digest: string;
+  readonly size: number;
+  /** A fresh stream of the blob's bytes (or the bytes), for each attempt. */
+  readonly open: () => Readable | Buffer;
 }
 
 /**
@@ -258,6 +268,94 @@ export class RegistryClient {
     return this.bodyStream(res, skip, what, signal);
   }
 
+  // ---- push (spec.md, "Push") ----
+
+  /**
+   * Whether `repository` has blob `digest` (HEAD, spec.md "Checking if content exists in the
+   * registry"), asked with push scope: a push checks every blob first and uploads only the missing
+   * ones.
+   */
+  async hasBlob(repository: string, digest: string, options: RequestOptions = {}): Promise<boolean> {
+    this.checkRepository(repository);
+    if (parseDigest(digest) === undefined) throw new RktError("invalid-argument", `invalid blob digest "${digest}": ${DIGEST_FORMAT_HINT}`);
+    const signal = this.signalFor(options.signal);
+    const what = `blob ${digest} of ${this.registry}/${repository}`;
+    return this.retrying(signal, async () => {
+      const res = await this.request("HEAD", `/v2/${repository}/blobs/${digest}`, {}, pushScopeFor(repository), signal);
+      res.resume();
+      if (res.statusCode === 200) return true;
+      if (res.statusCode === 404) return false;
+      throw await this.statusError(res, `${what} not found`, what, signal);
+    });
+  }
+
+  /**
+   * Uploads a blob in one piece (spec.md, "Pushing a blob monolithically", the POST-then-PUT
+   * form): POST /v2/<name>/blobs/uploads/ opens an upload session, whose Location gets the body in
+   * a PUT with `?digest=`. The registry checks the digest before committing the blob. The whole
+   * exchange is retried on transient failures, re-opening the body each time.
+   */
+  async putBlob(repository: string, blob: UploadBlob, options: RequestOptions = {}): Promise<void> {
+    this.checkRepository(repository);
+    if (parseDigest(blob.digest) === undefined) throw new RktError("invalid-argument", `invalid blob digest "${blob.digest}": ${DIGEST_FORMAT_HINT}`);
+    if (!Number.isSafeInteger(blob.size) || blob.size < 0) throw new RktError("invalid-argument", `invalid size ${blob.size} for blob ${blob.digest}`);
+    const signal = this.signalFor(options.signal);
+    const scope = pushScopeFor(repository);
+    const what = `uploading blob ${blob.digest} to ${this.registry}/${repository}`;
+    await this.retrying(signal, async () => {
+      const started = await this.requestAt("POST", `/v2/${repository}/blobs/uploads/`, {}, scope, signal);
+      const location = headerValue(started.res, "location");
+      if (started.res.statusCode !== 202 || location === undefined) {
+        if (started.res.statusCode === 202) started.res.resume();
+        throw started.res.statusCode === 202
+          ? new RktError("unavailable", `${what}: the registry opened an upload without a Location header`)
+          : await this.statusError(started.res, `repository ${repository} not found on ${this.registry}`, what, signal);
+      }
+      started.res.resume();
+      let target: URL;
+      try {
+        target = new URL(location, started.url);
+      } catch {
+        throw new RktError("unavailable", `${what}: the registry sent an invalid upload location`);
+      }
+      // The location may carry upload state in its query; the digest is appended to it (spec.md:
+      // "<location>?digest=<digest>" where location "MAY contain critical query parameters").
+      target.search = `${target.search === "" ? "?" : `${target.search}&`}digest=${encodeURIComponent(blob.digest)}`;
+      const headers = { "content-type": "application/octet-stream" };
+      const res = await this.request("PUT", target, headers, scope, signal, { length: blob.size, open: blob.open });
+      if (res.statusCode !== 201) throw await this.statusError(res, `repository ${repository} not found on ${this.registry}`, what, signal);
+      res.resume();
+    });
+  }
+
+  /**
+   * PUTs a manifest under a tag or digest (spec.md, "Pushing Manifests") with its media type as
+   * Content-Type, and returns its digest. When the registry reports the digest it computed
+   * (Docker-Content-Digest), it must be the digest of the bytes sent.
+   */
+  async putManifest(repository: string, reference: string, bytes: Buffer, mediaType: string, options: RequestOptions = {}): Promise<string> {
+    const target = this.manifestTarget(repository, reference);
+    const digest = digestOf(bytes, parseDigest(target.digest ?? "")?.algorithm ?? "sha256");
+    if (target.digest !== undefined && target.digest !== digest) {
+      throw new RktError("invalid-argument", `${target.image}: the manifest's digest is ${digest}, not the ${target.digest} it is pushed as`);
+    }
+    const signal = this.signalFor(options.signal);
+    const what = `pushing manifest ${target.image}`;
+    return this.retrying(signal, async () => {
+      const res = await this.request("PUT", target.path, { "content-type": mediaType }, pushScopeFor(repository), signal, {
+        length: bytes.length,
+        open: () => bytes,
+      });
+      if (res.statusCode !== 201) throw await this.statusError(res, `repository ${repository} not found on ${this.registry}`, what, signal);
+      res.resume();
+      const reported = headerValue(res, "docker-content-digest");
+      if (reported !== undefined && parseDigest(reported)?.algorithm === "sha256" && reported !== digestOf(bytes)) {
+        throw new RktError("data-loss", `${what}: the registry stored a manifest with digest ${reported}, not the ${digest} sent`);
+      }
+      return digest;
+    });
+  }
+
   // ---- requests ----
 
   /**
@@ -266,20 +364,38 @@ export class RegistryClient {
    * Redirects are followed inside. The caller owns the returned response.
    */
   private async request(
-    method: "GET" | "HEAD",
-    path: string,
+    method: HttpMethod,
+    path: string | URL,
     headers: Readonly<Record<string, string>>,
     scope: string,
     signal: AbortSignal | undefined,
+    body?: RequestBody,
   ): Promise<IncomingMessage> {
+    return (await this.requestAt(method, path, headers, scope, signal, body)).res;
+  }
+
+  /**
+   * request() that also returns the URL that answered (after redirects), against which a relative
+   * Location header resolves. `path` is a path on the registry, or a full URL (an upload
+   * location); credentials go only to the registry's origin either way.
+   */
+  private async requestAt(
+    method: HttpMethod,
+    path: string | URL,
+    headers: Readonly<Record<string, string>>,
+    scope: string,
+    signal: AbortSignal | undefined,
+    body?: RequestBody,
+  ): Promise<{ res: IncomingMessage; url: URL }> {
     const origin = await this.resolveOrigin(signal);
-    const start = new URL(path, origin);
+    const start = typeof path === "string" ? new URL(path, origin) : path;
     for (let challenged = false; ; challenged = true) {
       const authorization = await this.auth.authorization(scope);
-      const { res, url } = await this.follow(method, start, headers, (u) => (u.origin === origin.origin ? authorization : undefined), REGISTRY, signal);
-      if (res.statusCode !== 401 || url.origin !== origin.origin || challenged) return res;
+      const answered = await this.follow(method, start, headers, (u) => (u.origin === origin.origin ? authorization : undefined), REGISTRY, signal, body);
+      const { res, url } = answered;
+      if (res.statusCode !== 401 || url.origin !== origin.origin || challenged) return answered;
       const challenges = parseAuthChallenges(res.headersDistinct["www-authenticate"]);
-      if (!(await this.auth.respond(challenges, scope, authorization))) return res;
+      if (!(await this.auth.respond(challenges, scope, authorization))) return answered;
       res.resume();
     }
   }
@@ -290,12 +406,13 @@ export class RegistryClient {
    * to another host never receives registry credentials or tokens.
    */
   private async follow(
-    method: "GET" | "HEAD",
+    method: HttpMethod,
     first: URL,
     headers: Readonly<Record<string, string>>,
     authFor: (url: URL) => string | undefined,
     firstRole: HostRole,
     signal: AbortSignal | undefined,
+    body?: RequestBody,
   ): Promise<{ res: IncomingMessage; url: URL }> {
     let url = first;
     for (let hops = 0; ; hops++) {
@@ -304,22 +421,25 @@ export class RegistryClient {
       const authorization = authFor(url);
       const sent: Record<string, string> = { ...headers, "user-agent": this.options.userAgent };
       if (authorization !== undefined) sent.authorization = authorization;
+      const rejectUnauthorized = !(this.options.insecureTls && url.hostname === this.hostname());
+      const timeoutMs = this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
       let res: IncomingMessage;
       try {
-        res = await sendRequest({
-          method,
-          url,
-          headers: sent,
-          rejectUnauthorized: !(this.options.insecureTls && url.hostname === this.hostname()),
-          timeoutMs: this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-          signal,
-        });
+        res =
+          method === "GET" || method === "HEAD"
+            ? await sendRequest({ method, url, headers: sent, rejectUnauthorized, timeoutMs, signal })
+            : await sendWithBody({ method, url, headers: sent, rejectUnauthorized, timeoutMs, signal }, body ?? EMPTY_BODY);
       } catch (err) {
         signal?.throwIfAborted();
         throw transportError(err, url, who);
       }
       const status = res.statusCode ?? 0;
       if (!REDIRECT_STATUSES.has(status)) return { res, url };
+      if ((method === "POST" || method === "PUT") && status !== 307 && status !== 308) {
+        // 301/302/303 would turn an upload into a GET (RFC 9110 15.4): not what a registry does.
+        res.resume();
+        throw new RktError("unavailable", `${describeUrl(url)} answered ${method} with a ${status} redirect; only 307/308 keep an upload's body`);
+      }
       const location = headerValue(res, "location");
       res.resume();
       if (location === undefined) {
@@ -613,6 +733,72 @@ class SkipBytes extends Transform {
     this.remaining = 0;
     callback(null, rest);
   }
+}
+
+/** The methods the client sends; POST and PUT carry a body (uploads). */
+type HttpMethod = "GET" | "HEAD" | "POST" | "PUT";
+
+/** A request body: its exact length and a fresh copy of it per attempt (auth retries, redirects). */
+interface RequestBody {
+  readonly length: number;
+  readonly open: () => Readable | Buffer;
+}
+
+const EMPTY_BODY: RequestBody = { length: 0, open: () => Buffer.alloc(0) };
+
+/**
+ * sendRequest (http-transport.ts) for requests with a body: sends `body` with its Content-Length
+ * and resolves with the response head. A response that comes before the body is sent (a 401, a
+ * refusal) stops the upload.
+ */
+function sendWithBody(
+  req: {
+    readonly method: "POST" | "PUT";
+    readonly url: URL;
+    readonly headers: Readonly<Record<string, string>>;
+    readonly rejectUnauthorized: boolean;
+    readonly timeoutMs: number;
+    readonly signal?: AbortSignal | undefined;
+  },
+  body: RequestBody,
+): Promise<IncomingMessage> {
+  return new Promise<IncomingMessage>((resolve, reject) => {
+    const headers = { ...req.headers, "content-length": String(body.length) };
+    const options = { method: req.method, headers, ...(req.signal === undefined ? {} : { signal: req.signal }) };
+    const r = req.url.protocol === "https:" ? httpsRequest(req.url, { ...options, rejectUnauthorized: req.rejectUnauthorized }) : httpRequest(req.url, options);
+    r.setTimeout(req.timeoutMs, () => {
+      r.destroy(Object.assign(new Error(`no data for ${Math.round(req.timeoutMs / 1000)} s`), { code: "ETIMEDOUT" }));
+    });
+    // Errors after the response (the rest of an upload the server refused early) are not this
+    // request's result any more; `on`, not `once`, so a second error is not an unhandled one.
+    r.on("error", reject);
+    let source: Readable | Buffer;
+    try {
+      source = body.open();
+    } catch (err) {
+      r.destroy();
+      reject(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
+    r.once("response", (res) => {
+      if (!Buffer.isBuffer(source) && !source.readableEnded) {
+        source.unpipe(r);
+        source.destroy();
+      }
+      resolve(res);
+    });
+    if (Buffer.isBuffer(source)) {
+      r.end(source);
+    } else {
+      source.once("error", (err) => r.destroy(err));
+      source.pipe(r);
+    }
+  });
+}
+
+/** The pull-and-push scope a push asks for (docs/spec/auth/scope.md). */
+function pushScopeFor(repository: string): string {
+  return `repository:${repository}:pull,push`;
 }
 
 /** The pull scope of a repository (docs/spec/auth/scope.md). */
