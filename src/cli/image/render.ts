@@ -19,7 +19,7 @@ function renderLike(verb: "render" | "extract", summary: string): Command {
       if (image === undefined || dir === undefined || positionals.length !== 2) {
         throw new RktError("invalid-argument", "expected an image and an output directory", { hint: `usage: rkt image ${verb} IMAGE DIR` });
       }
-      await renderImage(ImageStore.open(ctx.globals.dataDir), image, dir, { rootfsOnly: values.rootfsOnly, overwrite: values.overwrite, signal: ctx.signal });
+      await renderImage(ImageStore.open(ctx.globals.dataDir), image, dir, { rootfsOnly: values.rootfsOnly, overwrite: values.overwrite, extract: verb === "extract", signal: ctx.signal });
       return 0;
     },
   });

@@ -2,6 +2,8 @@
  * `rkt image export IMAGE FILE`: writes a stored image as an OCI archive (a tar of an OCI image
  * layout, image-layout.md), byte-identical blobs included, so skopeo, podman or another rkt can
  * load it. No network I/O. The index names the image with `org.opencontainers.image.ref.name`.
+ * An ACI is written as the archive it was, uncompressed (as rkt did): its ID is the sha512 of
+ * exactly those bytes, so the file imports again under the same ID.
  */
 import { createReadStream, createWriteStream, renameSync, rmSync, statSync } from "node:fs";
 import { resolve } from "node:path";
@@ -18,6 +20,12 @@ export async function exportImage(store: ImageStore, image: string, file: string
   const dest = resolve(file);
   if (statSync(dest, { throwIfNoEntry: false }) !== undefined && !options.overwrite) {
     throw new RktError("already-exists", `${dest} already exists`, { hint: "pass --overwrite to replace it" });
+  }
+  if (rec.format === "aci") {
+    await exportAci(store, rec.id, dest, options.signal).catch((err: unknown) => {
+      throw wrap(`exporting ${image} to ${dest}`, err);
+    });
+    return rec.id;
   }
   const names = store.namesOf(rec.id);
   const manifest = store.readBlob(rec.id);
@@ -65,4 +73,17 @@ export async function exportImage(store: ImageStore, image: string, file: string
     throw wrap(`exporting ${image} to ${dest}`, err);
   }
   return rec.id;
+}
+
+/** Copies the stored ACI blob to `dest` through a temp file beside it, so a failure leaves no partial file. */
+async function exportAci(store: ImageStore, id: string, dest: string, signal: AbortSignal | undefined): Promise<void> {
+  if (!store.hasBlob(id)) throw new RktError("data-loss", `blob ${id} is missing from the store`, { hint: "fetch the image again" });
+  const tmp = `${dest}.rkt-export-${process.pid}`;
+  try {
+    await pipeline(createReadStream(store.blobPath(id)), createWriteStream(tmp, { mode: 0o644 }), signal === undefined ? {} : { signal });
+    renameSync(tmp, dest);
+  } catch (err) {
+    rmSync(tmp, { force: true });
+    throw err;
+  }
 }

@@ -36,6 +36,8 @@ import { OVERLAY_OPAQUE_XATTR, parseWhiteout, type Whiteout } from "./whiteout.j
 
 /** The largest PAX extended header rkt reads (tar-stream alone would take 4 MiB). */
 export const MAX_PAX_HEADER_BYTES = 1024 * 1024;
+/** The largest ACI `manifest` entry rkt reads: real image manifests are a few KiB. */
+export const MAX_ACI_MANIFEST_BYTES = 1024 * 1024;
 /** Linux XATTR_NAME_MAX and XATTR_SIZE_MAX. */
 const MAX_XATTR_NAME_BYTES = 255;
 const MAX_XATTR_VALUE_BYTES = 64 * 1024;
@@ -52,6 +54,15 @@ export interface ApplyLayerOptions {
   readonly mode: "overlay" | "flatten";
   /** The layer's media type, if known: a hint for decompression (see `decompress`). */
   readonly mediaType?: string;
+  /**
+   * What the tar is. "layer" (the default): an OCI/Docker layer changeset. "aci": an appc image
+   * archive, uncompressed (appc aci.md, "Image Layout" and "Image Archives"): only `rootfs/` is
+   * applied, with that prefix taken off (hard link targets too); the `manifest` entry (a regular
+   * file, at most `MAX_ACI_MANIFEST_BYTES`) is returned in the result instead; any other
+   * top-level name is refused ("Image archives with additional files outside of rootfs are not
+   * valid"); and `.wh.` names are ordinary files, since appc has no whiteouts.
+   */
+  readonly archive?: "layer" | "aci";
   readonly signal?: AbortSignal;
   /** Told about things skipped that a user may want to know (xattrs the file system refused). */
   readonly onWarning?: (message: string) => void;
@@ -62,6 +73,8 @@ export interface ApplyLayerResult {
   readonly entries: number;
   /** Bytes of regular file content written. */
   readonly bytes: number;
+  /** With `archive: "aci"`: the `manifest` entry's bytes and whether the archive had `rootfs/`. */
+  readonly aci?: { readonly manifest: Buffer | undefined; readonly rootfs: boolean };
 }
 
 /**
@@ -107,6 +120,9 @@ export interface ApplyLayerResult {
  * - device nodes: created inside the root (as any tar would) but never opened, and replaced, not
  *   written through, by later entries.
  *
+ * ACIs (`archive: "aci"`): the same rules inside `rootfs/`, plus the appc layout (see
+ * `ApplyLayerOptions.archive`); the result carries the manifest.
+ *
  * Speed: file system calls are synchronous (the promise API's per-call cost dominated: ~4x the
  * CPU time on a 477 MB / 21k-entry image), creations are tried before looking for something to
  * replace, regular files get their attributes through their descriptor, and parents the applier
@@ -144,7 +160,8 @@ export async function applyLayer(tarStream: Readable, options: ApplyLayerOptions
     throw err;
   }
   const scanner = new TarHeaderScanner({ maxPaxBytes: MAX_PAX_HEADER_BYTES, maxNameBytes: MAX_PATH_BYTES });
-  const applier = new LayerApplier(root, options.mode, scanner, options.onWarning ?? (() => undefined));
+  const aci = options.archive === "aci" ? { manifest: undefined, rootfs: false } : undefined;
+  const applier = new LayerApplier(root, options.mode, scanner, options.onWarning ?? (() => undefined), aci);
   const extract = tar.extract();
   let inFlight: Promise<void> = Promise.resolve();
   let failure: Error | undefined;
@@ -166,7 +183,9 @@ export async function applyLayer(tarStream: Readable, options: ApplyLayerOptions
     );
   });
   try {
-    const stages = [tarStream, decompress({ mediaType: options.mediaType }), scanner, extract] as const;
+    // An ACI comes here as the plain tar its image ID is the digest of (the caller decompressed it).
+    const plain = aci === undefined ? decompress({ mediaType: options.mediaType }) : decompress({ compressions: [], what: "ACI" });
+    const stages = [tarStream, plain, scanner, extract] as const;
     await (options.signal === undefined ? pipeline(stages) : pipeline(stages, { signal: options.signal }));
   } catch (err) {
     tarStream.destroy();
@@ -174,12 +193,12 @@ export async function applyLayer(tarStream: Readable, options: ApplyLayerOptions
     await inFlight;
     // An abort makes the entry being applied fail too; report the abort, not that.
     if (options.signal?.aborted === true) throw err;
-    throw failure ?? readError(err);
+    throw failure ?? readError(err, aci === undefined ? "layer" : "ACI");
   }
   await inFlight;
   if (failure !== undefined) throw failure;
   applier.finish();
-  return { entries: applier.entries, bytes: applier.bytes };
+  return { entries: applier.entries, bytes: applier.bytes, ...(aci === undefined ? {} : { aci: { manifest: aci.manifest, rootfs: aci.rootfs } }) };
 }
 
 /**
@@ -187,10 +206,10 @@ export async function applyLayer(tarStream: Readable, options: ApplyLayerOptions
  * header", "Unexpected end of data") mean the layer is not a valid tar; the rest (the input's
  * I/O errors) keep their kind.
  */
-function readError(err: unknown): RktError {
+function readError(err: unknown, what: string): RktError {
   if (err instanceof RktError) return err;
-  if (errnoCode(err) !== undefined) return wrap("reading layer", err);
-  return new RktError("invalid-argument", `layer is not a valid tar: ${describe(err)}`, { cause: err });
+  if (errnoCode(err) !== undefined) return wrap(`reading ${what}`, err);
+  return new RktError("invalid-argument", `${what} is not a valid tar: ${describe(err)}`, { cause: err });
 }
 
 async function checkRoot(root: string, mode: ApplyLayerOptions["mode"]): Promise<string> {
@@ -244,6 +263,8 @@ interface Entry {
   readonly devminor: number;
   /** Where the entry's data starts in the tar: the key to its raw xattrs. */
   readonly dataOffset: number;
+  /** Bytes of data the header announces (PAX `size` applied). */
+  readonly size: number;
 }
 
 const PAX_ID = /^\d{1,15}$/;
@@ -274,10 +295,17 @@ function parseEntry(raw: unknown): Entry {
     devmajor: h.devmajor,
     devminor: h.devminor,
     dataOffset: h.byteOffset,
+    size: h.size,
   };
 }
 
 type Kind = "directory" | "symlink" | "node";
+
+/** What an ACI archive held outside `rootfs/` (see `ApplyLayerOptions.archive`). */
+interface AciState {
+  manifest: Buffer | undefined;
+  rootfs: boolean;
+}
 
 /** An entry's content as tar-stream hands it out (a streamx Readable of Buffers). */
 type EntryData = AsyncIterable<unknown>;
@@ -317,6 +345,8 @@ class LayerApplier {
     private readonly mode: ApplyLayerOptions["mode"],
     private readonly scanner: TarHeaderScanner,
     private readonly warn: (message: string) => void,
+    /** Set for an ACI archive (`archive: "aci"`). */
+    private readonly aci: AciState | undefined,
   ) {}
 
   async apply(raw: unknown, data: EntryData, signal: AbortSignal | undefined): Promise<void> {
@@ -345,9 +375,15 @@ class LayerApplier {
   }
 
   private async applyEntry(entry: Entry, data: EntryData): Promise<void> {
-    const parts = parseEntryPath(entry.name);
+    let parts = parseEntryPath(entry.name);
+    if (this.aci !== undefined) {
+      const inRootfs = await this.aciEntry(this.aci, entry, parts, data);
+      if (inRootfs === undefined) return;
+      parts = inRootfs;
+    }
     const base = parts.at(-1);
-    const whiteout = base === undefined ? undefined : parseWhiteout(base);
+    // appc has no whiteouts: in an ACI, `.wh.NAME` is a file like any other.
+    const whiteout = base === undefined || this.aci !== undefined ? undefined : parseWhiteout(base);
     if (whiteout !== undefined) {
       await drain(data);
       await this.applyWhiteout(entry, parts.slice(0, -1), whiteout);
@@ -379,6 +415,33 @@ class LayerApplier {
       default:
         throw reject(entry, "has a tar entry type rkt does not apply (GNU sparse files, volume labels, ...)");
     }
+  }
+
+  /**
+   * The ACI layout (appc aci.md, "Image Archives": "only two top-level pathnames, `manifest` (a
+   * regular file) and `rootfs` (a directory)"). Returns the entry's path inside `rootfs/`, or
+   * undefined when the entry was consumed here (the manifest, the archive's own `./`).
+   */
+  private async aciEntry(aci: AciState, entry: Entry, parts: readonly string[], data: EntryData): Promise<readonly string[] | undefined> {
+    const [top, ...rest] = parts;
+    if (top === undefined) {
+      if (entry.type !== "directory") throw reject(entry, "names the archive's root, which only a directory entry may do");
+      await drain(data);
+      return undefined;
+    }
+    if (top === "manifest" && rest.length === 0) {
+      if (entry.type !== "file" && entry.type !== "contiguous-file") throw reject(entry, "must be a regular file (appc aci.md, \"Image Archives\")");
+      if (aci.manifest !== undefined) throw reject(entry, "appears twice (an ACI has one manifest)");
+      if (entry.size > MAX_ACI_MANIFEST_BYTES) throw reject(entry, `is ${entry.size} bytes, over the ${MAX_ACI_MANIFEST_BYTES} bytes rkt reads`);
+      aci.manifest = await readLimited(entry, data, MAX_ACI_MANIFEST_BYTES);
+      return undefined;
+    }
+    if (top !== "rootfs") {
+      throw reject(entry, 'is outside "rootfs/": an ACI holds only "manifest" and "rootfs/" (appc aci.md, "Image Archives")');
+    }
+    if (rest.length === 0 && entry.type !== "directory") throw reject(entry, "must be a directory (appc aci.md, \"Image Archives\")");
+    aci.rootfs = true;
+    return rest;
   }
 
   /*
@@ -452,7 +515,12 @@ class LayerApplier {
   private async makeHardLink(entry: Entry, parts: readonly string[]): Promise<void> {
     const target = entry.linkname;
     if (target === undefined || target === "") throw reject(entry, "is a hard link without a target");
-    const targetParts = parseEntryPath(target, `entry ${quoteName(entry.name)} links to`);
+    let targetParts = parseEntryPath(target, `entry ${quoteName(entry.name)} links to`);
+    if (this.aci !== undefined) {
+      // In an ACI, link targets name archive paths too: only ones inside rootfs/ exist in the tree.
+      if (targetParts[0] !== "rootfs") throw reject(entry, `links to ${quoteName(target)}, which is outside "rootfs/"`);
+      targetParts = targetParts.slice(1);
+    }
     const targetName = targetParts.at(-1);
     if (targetName === undefined) throw reject(entry, "is a hard link to the root directory");
     const { host, rel } = await this.place(entry, parts);
@@ -712,6 +780,23 @@ function lstatOrUndefined(path: string): Stats | undefined {
     if (code === "ENOENT" || code === "ENOTDIR") return undefined;
     throw err;
   }
+}
+
+/**
+ * Reads an entry's data into memory, refusing more than `limit` bytes. Reads to the end before
+ * refusing: leaving the loop early would destroy the entry, and with it the tar reader, and the
+ * refusal would be reported as the reader's "premature close".
+ */
+async function readLimited(entry: Entry, data: EntryData, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const item of data) {
+    const chunk = asBuffer(item);
+    size += chunk.length;
+    if (size <= limit) chunks.push(chunk);
+  }
+  if (size > limit) throw reject(entry, `is ${size} bytes, over the ${limit} bytes rkt reads`);
+  return Buffer.concat(chunks);
 }
 
 /** Reads an entry's data to the end, so tar-stream moves on to the next header. */

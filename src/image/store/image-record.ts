@@ -20,9 +20,13 @@ export type LayerRecord = z.infer<typeof layerRecordSchema>;
 
 export const imageRecordSchema = z.object({
   schemaVersion: z.literal(1),
-  /** The image ID: the digest of the (platform-specific) manifest. */
+  /**
+   * The image ID: the digest of the (platform-specific) manifest; for an ACI the sha512 of the
+   * uncompressed image archive (appc aci.md, "Image ID"), stored as a blob under that digest.
+   */
   id: digestSchema,
-  format: z.enum(["oci", "docker"]),
+  /** "aci": an appc image; `configDigest` is then its image manifest (JSON, as in the archive). */
+  format: z.enum(["oci", "docker", "aci"]),
   manifestMediaType: z.string(),
   configDigest: digestSchema,
   /** When the image came from an index / manifest list: that index's digest. */
@@ -35,6 +39,18 @@ export const imageRecordSchema = z.object({
   lastUsed: z.string(),
   /** Bytes of blobs plus unpacked trees, as `rkt image list` reports it. */
   size: z.int().check(z.nonnegative()),
+  /**
+   * ACIs only: the manifest's name and labels (for finding an image by name and labels, as appc
+   * dependency matching and rkt's store do) and the IDs of the images its `dependencies`
+   * resolved to, in manifest order. Their layers are already in `layers`, below this image's.
+   */
+  aci: z.optional(
+    z.object({
+      name: z.string(),
+      labels: z.record(z.string(), z.string()),
+      dependencies: z.array(digestSchema),
+    }),
+  ),
 });
 export type ImageRecord = z.infer<typeof imageRecordSchema>;
 

@@ -34,6 +34,7 @@ import { errnoCode, RktError, wrap } from "../../lib/errors.js";
 import { atomicWriteFileSync, fsyncDirSync } from "../../sys/atomic-write.js";
 import { FileLock } from "../../sys/file-lock.js";
 import { VerifyStream } from "../fetch/verify-stream.js";
+import { ACI_MEDIA_TYPE } from "../formats/appc/image-manifest.js";
 import {
   imageRecordSchema,
   layerInfoSchema,
@@ -135,6 +136,18 @@ export class ImageStore {
   }
 
   /**
+   * Moves `file` (written in this store's tmp/ area, see `tmpEntry`) into the blobs as `digest`,
+   * which the caller computed from the very bytes it wrote: for content whose digest is known only
+   * once it has streamed by (an ACI, whose ID is the sha512 of its uncompressed tar). When the
+   * blob is already present, `file` is left for the caller to dispose.
+   */
+  adoptBlob(file: string, digest: string): void {
+    if (this.hasBlob(digest)) return;
+    fsyncPath(file);
+    this.commit(file, this.paths.blob(digest));
+  }
+
+  /**
    * Streams a blob into the store, verifying digest and size as bytes arrive. `open` is called
    * with the offset to resume from (0 for now; a retry starts over). Two processes ingesting the
    * same digest serialize on its lock; the second returns as soon as it sees the blob present.
@@ -191,10 +204,23 @@ export class ImageStore {
   }
 
   /**
+   * Moves a layer tree unpacked in tmp/ (`dir` holds `rootfs/` and nothing else) into place as the
+   * tree of `info.diffId`, with its info.json: for trees unpacked while their digest was still
+   * being computed (an ACI's rootfs). When the layer is already present, `dir` is left for the
+   * caller to dispose.
+   */
+  adoptLayer(dir: string, info: LayerInfo): void {
+    if (this.hasLayer(info.diffId)) return;
+    atomicWriteFileSync(join(dir, "info.json"), JSON.stringify(info));
+    this.commit(dir, this.paths.layerDir(info.diffId));
+  }
+
+  /**
    * Unpacks a stored layer blob once into its shared tree, keyed by diff_id, in overlay form
    * (whiteouts as overlayfs whiteouts) so pods can stack the trees as lowerdirs without copying.
    * The uncompressed stream is verified against the diff_id the image config promised (OCI image
-   * spec, config.md `rootfs.diff_ids`).
+   * spec, config.md `rootfs.diff_ids`). An ACI (media type `ACI_MEDIA_TYPE`, stored uncompressed,
+   * diff_id = digest) unpacks its `rootfs/` only.
    */
   async unpackLayer(layer: LayerRecord, options: { signal?: AbortSignal; onProgress?: ProgressFn } = {}): Promise<LayerInfo> {
     if (this.hasLayer(layer.diffId)) return this.layerInfo(layer.diffId);
@@ -223,11 +249,18 @@ export class ImageStore {
         }
         const tar = new PassThrough();
         const signalOpt = options.signal === undefined ? {} : { signal: options.signal };
+        const aci = layer.mediaType === ACI_MEDIA_TYPE;
         // Both sides must succeed: the pipeline verifies the diff_id (OCI image spec, config.md
         // `rootfs.diff_ids`) only at its end, possibly after the tar parser saw the last entry.
         const [, result] = await Promise.all([
-          pipeline(blob, decompress({ mediaType: layer.mediaType, ...signalOpt }), new VerifyStream({ digest: layer.diffId }), tar, signalOpt),
-          applyLayer(tar, { root: rootfs, mode: "overlay", ...signalOpt }),
+          pipeline(
+            blob,
+            decompress(aci ? { compressions: [], what: "ACI", ...signalOpt } : { mediaType: layer.mediaType, ...signalOpt }),
+            new VerifyStream({ digest: layer.diffId }),
+            tar,
+            signalOpt,
+          ),
+          applyLayer(tar, { root: rootfs, mode: "overlay", ...(aci ? { archive: "aci" as const } : {}), ...signalOpt }),
         ]);
         const info: LayerInfo = {
           diffId: layer.diffId,
