@@ -111,3 +111,19 @@ export function loadAuthConfig(configDirs: readonly string[]): AuthConfig {
 function invalid(path: string, why: string): RktError {
   return new RktError("invalid-argument", `invalid configuration file ${path}: ${why}`);
 }
+
+/**
+ * The request headers auth.d gives for `url` (appc discovery pages, keys, ACIs): an
+ * `Authorization` header for a `basic` or `oauth` domain matching the URL's host (with its port,
+ * then without), or none. Never for plain http: credentials are not sent in clear text.
+ *
+ * @example
+ * const headers = domainAuthHeaders(loadAuthConfig(dirs), new URL("https://example.com/app?ac-discovery=1"));
+ */
+export function domainAuthHeaders(auth: AuthConfig, url: URL): Record<string, string> {
+  if (url.protocol !== "https:") return {};
+  const found = auth.domainAuth(url.host) ?? auth.domainAuth(url.hostname);
+  if (found === undefined) return {};
+  if (found.type === "basic") return { authorization: `Basic ${Buffer.from(`${found.username}:${found.password}`).toString("base64")}` };
+  return { authorization: `Bearer ${found.token}` };
+}
