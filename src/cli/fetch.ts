@@ -24,21 +24,27 @@ export const fetchCommand = defineCommand({
     if (positionals.length === 0) {
       throw new RktError("invalid-argument", "no image given", { hint: "usage: rkt fetch [--pull-policy=new|update|never] IMAGE..." });
     }
-    if (values.signature.length > 0) {
-      throw new RktError("unimplemented", "--signature: signed ACI images are not supported yet", { hint: "OCI and Docker images need --insecure-options=image for now" });
+    if (values.signature.length > 0 && values.signature.length !== positionals.length) {
+      throw new RktError("invalid-argument", `${values.signature.length} --signature file(s) for ${positionals.length} images`, {
+        hint: "give one --signature per image, in the order of the images (rkt fetch A.aci --signature A.asc B.aci --signature B.asc)",
+      });
     }
     const policy = values.storeOnly ? "never" : values.noStore ? "update" : (values.pullPolicy as "new" | "update" | "never");
     for (const w of insecureWarnings(ctx.globals.insecure)) ctx.out.stderr(`warning: ${w}\n`);
     const { globals } = ctx;
     const store = ImageStore.open(globals.dataDir);
     const auth = loadAuthConfig([globals.systemConfigDir, globals.localConfigDir, globals.userConfigDir]);
-    for (const image of positionals) {
+    const trust = { systemConfigDir: globals.systemConfigDir, localConfigDir: globals.localConfigDir, trustKeysFromHttps: globals.trustKeysFromHttps };
+    for (const [i, image] of positionals.entries()) {
       const view = ctx.out.stderrIsTTY ? new ProgressView(ctx.out) : undefined;
       try {
         const rec = await fetchImage(store, image, {
           pullPolicy: policy,
           insecure: globals.insecure,
           auth,
+          trust,
+          signature: values.signature[i],
+          warn: (m) => ctx.out.stderr(`warning: ${m}\n`),
           signal: ctx.signal,
           ...(view === undefined ? {} : { onProgress: view.update }),
         });

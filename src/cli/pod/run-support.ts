@@ -36,6 +36,8 @@ export function fetchOptionsFrom(ctx: CommandContext, pullPolicy: string, storeO
     pullPolicy: policy,
     insecure: g.insecure,
     auth: loadAuthConfig([g.systemConfigDir, g.localConfigDir, g.userConfigDir]),
+    trust: { systemConfigDir: g.systemConfigDir, localConfigDir: g.localConfigDir, trustKeysFromHttps: g.trustKeysFromHttps },
+    warn: (m) => ctx.out.stderr(`warning: ${m}\n`),
     signal: ctx.signal,
   };
 }

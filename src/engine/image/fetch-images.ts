@@ -18,19 +18,32 @@ import type { InsecureOptions } from "../../config/insecure-options.js";
 import type { Platform } from "../../image/formats/descriptor.js";
 import { classifyImageArgument, type ImageArgument } from "../../image/image-argument.js";
 import type { ImageSource } from "../../image/fetch/image-source.js";
-import type { PullProgress } from "../../image/fetch/pull-image.js";
+import type { PullProgress, ResolvedManifest } from "../../image/fetch/pull-image.js";
 import { parseDockerReference } from "../../image/reference.js";
 import type { ImageRecord } from "../../image/store/image-record.js";
 import type { ImageStore } from "../../image/store/image-store.js";
-import { findImage } from "./find-image.js";
+import { findImage, tryFindImage } from "./find-image.js";
 
 export type { PullProgress };
 export type PullPolicy = "new" | "update" | "never";
+
+/** Where trusted keys live, and whether keys found by discovery over HTTPS may be trusted on first use. */
+export interface TrustOptions {
+  readonly systemConfigDir: string;
+  readonly localConfigDir: string;
+  /** `--trust-keys-from-https`. */
+  readonly trustKeysFromHttps: boolean;
+}
 
 export interface FetchOptions {
   readonly pullPolicy: PullPolicy;
   readonly insecure: InsecureOptions;
   readonly auth: AuthConfig;
+  readonly trust: TrustOptions;
+  /** `--signature FILE` for the image (ACI files and URLs). */
+  readonly signature?: string | undefined;
+  /** Non-fatal messages (a key trusted on first use). */
+  readonly warn?: ((message: string) => void) | undefined;
   readonly platform?: Platform;
   readonly onProgress?: (p: PullProgress) => void;
   readonly signal?: AbortSignal;
@@ -50,16 +63,31 @@ export async function fetchImage(store: ImageStore, text: string, options: Fetch
 async function fetchClassified(store: ImageStore, arg: ImageArgument, options: FetchOptions): Promise<ImageRecord> {
   switch (arg.kind) {
     case "id":
-    case "name":
-      // Both name the store. Discovery of appc names (example.com/app:1.0) comes with ACI support.
       return findImage(store, arg.text);
-    case "url":
-      throw new RktError("unimplemented", "fetching images from http(s) URLs (ACI files) is not supported yet", {
-        hint: "use docker://REGISTRY/NAME, an OCI layout (oci:DIR:TAG) or an OCI archive",
-      });
-    case "docker":
-      requireUnsigned(options.insecure, "Docker images carry no signature rkt can verify");
-      return fetchFromSource(store, () => registrySource(arg.text, options), options, parseDockerReference(arg.text).name);
+    case "name": {
+      // The store first (any image by name: `busybox`, `localhost/x:1`, `example.com/app:1.0`);
+      // then, for an appc name, discovery.
+      if (options.pullPolicy !== "update" || !isDiscoverable(arg.text)) {
+        const stored = tryFindImage(store, arg.text);
+        if (stored !== undefined) return stored;
+        if (!isDiscoverable(arg.text)) return findImage(store, arg.text);
+      }
+      const { fetchAciByName } = await import("./fetch-aci.js");
+      return fetchAciByName(store, arg.text, options);
+    }
+    case "url": {
+      const { fetchAciUrl } = await import("./fetch-aci.js");
+      return fetchAciUrl(store, arg.text, options);
+    }
+    case "aci-file": {
+      const { fetchAciFile } = await import("./fetch-aci.js");
+      return fetchAciFile(store, arg.path, options);
+    }
+    case "docker": {
+      const ref = parseDockerReference(arg.text);
+      const verify = options.insecure.has("image") ? undefined : await cosignVerifier(`${ref.registry}/${ref.repository}`, options);
+      return fetchFromSource(store, () => registrySource(arg.text, options), options, ref.name, verify);
+    }
     case "oci-layout":
       requireUnsigned(options.insecure, "this OCI image layout carries no signature rkt can verify");
       return fetchFromSource(store, () => openLayout(arg.path, arg.tag, arg.text), options, undefined);
@@ -67,6 +95,45 @@ async function fetchClassified(store: ImageStore, arg: ImageArgument, options: F
       requireUnsigned(options.insecure, "this OCI archive carries no signature rkt can verify");
       return fetchFromSource(store, () => openArchive(store, arg.path, arg.tag, arg.text, options.signal), options, undefined);
   }
+}
+
+/**
+ * Docker and OCI registry images verify against cosign-format signatures in the registry, with the
+ * sigstore keys trusted for the repository. Without such a key the image cannot be verified, and
+ * fetching it needs the explicit `--insecure-options=image`, as in rkt.
+ */
+async function cosignVerifier(repositoryName: string, options: FetchOptions): Promise<SignatureCheck> {
+  const { Keystore } = await import("../../image/verify/keystore.js");
+  const keys = new Keystore(options.trust).keysFor(repositoryName, "sigstore");
+  if (keys.length === 0) {
+    throw new RktError("permission-denied", `no signing key is trusted for ${repositoryName}, and signature verification is on by default`, {
+      hint: `trust the publisher's cosign public key (rkt trust --prefix "${repositoryName}" cosign.pub), or fetch it unverified with --insecure-options=image`,
+    });
+  }
+  return async (source, resolved, signal) => {
+    if (source.verifyCosign === undefined) throw new RktError("internal", `${source.label}: this source cannot verify signatures`);
+    // A signature may name the tag's target (an index, as cosign signs multi-platform images) or
+    // the platform manifest chosen from it.
+    try {
+      await source.verifyCosign(resolved.index?.digest ?? resolved.manifest.digest, keys, signal);
+    } catch (err) {
+      if (resolved.index === undefined) throw err;
+      await source.verifyCosign(resolved.manifest.digest, keys, signal);
+    }
+  };
+}
+
+/** Checks a resolved manifest before anything of it is stored. */
+type SignatureCheck = (source: ImageSource, resolved: ResolvedManifest, signal: AbortSignal | undefined) => Promise<void>;
+
+/**
+ * Names that appc discovery can find: the first component is a domain or address
+ * (`example.com/app`, `127.41.7.3/app`). `busybox` or `localhost/x` only name the store: looking
+ * them up on the network would be a surprise (and a DNS query for a bare word).
+ */
+function isDiscoverable(name: string): boolean {
+  const host = name.split(/[/,:]/)[0] ?? "";
+  return host.includes(".") && !name.startsWith("localhost/");
 }
 
 function requireUnsigned(insecure: InsecureOptions, why: string): void {
@@ -109,7 +176,7 @@ async function openArchive(store: ImageStore, path: string, tag: string | undefi
  * layouts and archives are read anyway, which is cheap, and content already stored is not copied
  * again.
  */
-async function fetchFromSource(store: ImageStore, open: () => Promise<ImageSource>, options: FetchOptions, knownName: string | undefined): Promise<ImageRecord> {
+async function fetchFromSource(store: ImageStore, open: () => Promise<ImageSource>, options: FetchOptions, knownName: string | undefined, verify?: SignatureCheck): Promise<ImageRecord> {
   if (knownName !== undefined && options.pullPolicy !== "update") {
     const existing = lookupName(store, knownName);
     if (existing !== undefined) return existing;
@@ -126,6 +193,7 @@ async function fetchFromSource(store: ImageStore, open: () => Promise<ImageSourc
     const lock = await store.lockStore("shared", options.signal);
     try {
       const resolved = await resolveManifest(source, options.platform, options.signal);
+      await verify?.(source, resolved, options.signal);
       let record = store.getImage(resolved.manifest.digest);
       if (record === undefined || !isComplete(store, record)) {
         record = await pullImage(store, source, resolved, {

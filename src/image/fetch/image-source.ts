@@ -29,6 +29,11 @@ export interface ImageSource {
   manifest(digest: string, signal?: AbortSignal): Promise<ManifestBytes>;
   /** A blob's bytes; verification is the caller's job. */
   openBlob(blob: BlobRef, signal?: AbortSignal): Promise<Readable>;
+  /**
+   * Registries only: checks that manifest `digest` carries a cosign signature by one of `keys`
+   * (sigstore keys of the key store); throws "permission-denied" when it does not.
+   */
+  verifyCosign?(digest: string, keys: readonly { readonly kind: string; readonly fingerprint: string; readonly text: string }[], signal?: AbortSignal): Promise<unknown>;
   /** Releases temporary resources (an unpacked archive). */
   close(): void;
 }

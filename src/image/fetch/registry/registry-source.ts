@@ -6,6 +6,7 @@ import type { Readable } from "node:stream";
 import { manifestReference, type DockerReference } from "../../reference.js";
 import type { BlobRef, ImageSource, ManifestBytes } from "../image-source.js";
 import { RegistryClient, type RegistryClientOptions } from "./registry-client.js";
+import type { CosignVerification, SigstoreTrustedKey } from "../../verify/sigstore/verify-cosign-signatures.js";
 
 /** Everything a RegistryClient needs except the registry, which comes from the reference. */
 export type RegistrySourceOptions = Omit<RegistryClientOptions, "registry">;
@@ -44,6 +45,15 @@ export class RegistrySource implements ImageSource {
   /** A blob's bytes, unverified: the store pipes them through a VerifyStream. */
   openBlob(blob: BlobRef, signal?: AbortSignal): Promise<Readable> {
     return this.client.getBlob(this.ref.repository, blob, { signal });
+  }
+
+  /**
+   * Checks that manifest `digest` carries a cosign signature by one of `keys` in this repository
+   * (see verify-cosign-signatures.ts); throws "permission-denied" when it does not.
+   */
+  async verifyCosign(digest: string, keys: readonly SigstoreTrustedKey[], _signal?: AbortSignal): Promise<CosignVerification> {
+    const { verifyCosignSignatures } = await import("../../verify/sigstore/verify-cosign-signatures.js");
+    return verifyCosignSignatures(this.client, this.ref.repository, manifestReference(this.ref), digest, keys);
   }
 
   /** Nothing to release: connections belong to Node's global agents and idle ones do not hold the process. */
