@@ -53,8 +53,16 @@ function pathArgument(text: string, path: string): ImageArgument {
   return { kind: "oci-archive", text, path, tag: undefined };
 }
 
-/** `PATH:TAG` as skopeo writes it; a colon inside the last path component only. */
+/**
+ * `PATH:TAG` as skopeo writes it. The tag may itself hold colons and slashes (an OCI ref name like
+ * `example.com/app:1.0`), so the first colon that leaves an existing path before it splits; without
+ * one, the last colon in the last path component does (a path that does not exist yet: the error
+ * then names it).
+ */
 function splitPathTag(s: string): { path: string; tag: string | undefined } {
+  for (let i = s.indexOf(":"); i > 0; i = s.indexOf(":", i + 1)) {
+    if (statSync(s.slice(0, i), { throwIfNoEntry: false }) !== undefined) return { path: s.slice(0, i), tag: s.slice(i + 1) || undefined };
+  }
   const slash = s.lastIndexOf("/");
   const colon = s.lastIndexOf(":");
   if (colon > slash && colon > 0) return { path: s.slice(0, colon), tag: s.slice(colon + 1) || undefined };
