@@ -9,33 +9,28 @@
  * adopts the supervisor and exits with the pod's exit code, so `rkt run` still *is* the pod for
  * the shell or init system that started it.
  */
-import { execFile, spawn } from "node:child_process";
-import { promisify } from "node:util";
-import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync, writeSync } from "node:fs";
 import { constants } from "node:os";
 import { join } from "node:path";
 import { RktError, wrap } from "../../lib/errors.js";
 import type { InsecureOptions } from "../../config/insecure-options.js";
 import type { ImageStore } from "../../image/store/image-store.js";
-import { secureJoin } from "../../image/layer/secure-join.js";
-import { nameValueGet, type PodApp, type PodManifest } from "../../pod/pod-manifest.js";
-import { containerId, PodFiles } from "../../pod/pod-files.js";
+import type { PodManifest } from "../../pod/pod-manifest.js";
+import { PodFiles } from "../../pod/pod-files.js";
 import type { PodRef, PodStore } from "../../pod/pod-store.js";
 import { atomicWriteFileSync } from "../../sys/atomic-write.js";
 import { FileLock } from "../../sys/file-lock.js";
-import { mountOverlay } from "../../sys/mounts.js";
-import { createPodNamespaces, type PodNamespaces } from "../../stage1/pod-namespaces.js";
-import { parseFlavor, runtimeFor, type OciRuntime, type Stage1Flavor } from "../../stage1/stage1-flavor.js";
-import { buildAppProcess } from "./app-process.js";
-import { DOCKER_VOLUME_ANNOTATION } from "./build-pod-manifest.js";
-import { podCgroupParent, teardownPod, teardownScript } from "./teardown-pod.js";
+import { createPodNamespaces } from "../../stage1/pod-namespaces.js";
+import { parseFlavor, runtimeFor, type OciRuntime } from "../../stage1/stage1-flavor.js";
+import { prepareApp, writeArgv } from "./prepare-app.js";
+import { teardownPod, teardownScript } from "./teardown-pod.js";
 import { loadNetworkConfigs } from "../../network/cni/network-config.js";
 import { parseNetFlags, selectNetworks } from "../../network/cni/select-networks.js";
 import type { CniDns } from "../../network/cni/cni-result.js";
 import { attachPodNetworks } from "../../network/pod-network.js";
 import type { PortForward } from "../../network/port-forward.js";
 
-const run = promisify(execFile);
 
 export interface DnsOptions {
   readonly servers: readonly string[];
@@ -119,7 +114,13 @@ export async function runPreparedPod(pods: PodStore, images: ImageStore, prepare
     }
     writeEtcFiles(files, hostname, request.mode === "host" ? "host" : "contained", options, cniDns);
     prepareVolumes(files, manifest);
-    for (const app of manifest.apps) await prepareApp(images, ref, files, manifest, app, runtime, flavor, ns, hostname, options);
+    if (flavor === "sandbox" && (ns === undefined || ns.net === "host")) {
+      throw new RktError("invalid-argument", 'stage1 "sandbox" (gVisor) cannot use the host\'s network', { hint: "use --net=none or a CNI network with --stage1-name=sandbox" });
+    }
+    const consoleSocket = options.interactive ? files.supervisor("console.sock") : undefined;
+    for (const app of manifest.apps) {
+      await prepareApp({ images, ref, files, manifest, app, runtime, flavor, ns, hostname, insecure: options.insecure, terminal: options.interactive, consoleSocket, consoleSize: options.consoleSize });
+    }
     writeSupervisorPlan(files, manifest, ref, options, runtime, networks.length > 0);
     options.signal?.throwIfAborted();
     const started = startSupervisor(files, lock, options);
@@ -197,90 +198,6 @@ function prepareVolumes(files: PodFiles, manifest: PodManifest): void {
   }
 }
 
-async function prepareApp(
-  images: ImageStore,
-  ref: PodRef,
-  files: PodFiles,
-  manifest: PodManifest,
-  app: PodApp,
-  runtime: OciRuntime,
-  flavor: Stage1Flavor,
-  ns: PodNamespaces | undefined,
-  hostname: string,
-  options: RunOptions,
-): Promise<void> {
-  const record = images.getImage(app.image.id);
-  if (record === undefined) throw new RktError("not-found", `image ${app.image.id} of app "${app.name}" is no longer in the store`, { hint: "fetch it again" });
-  const bundle = files.app(app.name);
-  const rootfs = files.appFile(app.name, "rootfs");
-  const { upper, work } = files.overlay(app.name);
-  mkdirSync(rootfs, { recursive: true });
-  mkdirSync(upper, { recursive: true });
-  mkdirSync(work, { recursive: true });
-  const layersBase = join(images.paths.layersRoot());
-  const lowers = [...record.layers].reverse().map((l) => {
-    const [algorithm = "", hex = ""] = l.diffId.split(":");
-    return `${algorithm}/${hex}/rootfs`;
-  });
-  if (lowers.length === 0) {
-    mkdirSync(join(files.dir, "overlay", "empty"), { recursive: true });
-    lowers.push(join(files.dir, "overlay", "empty"));
-  }
-  mountOverlay(rootfs, layersBase, lowers, upper, work);
-  images.touch(record.id);
-  writeFileSync(files.appFile(app.name, "image-id"), record.id);
-
-  // Implicit volumes start with the image's content at their mount point (Docker semantics).
-  const implicit = new Set((nameValueGet(manifest.annotations, DOCKER_VOLUME_ANNOTATION) ?? "").split(",").filter((s) => s !== ""));
-  const mounts: { destination: string; source: string; readOnly: boolean; recursive: boolean }[] = [];
-  for (const m of app.mounts ?? []) {
-    const vol = (manifest.volumes ?? []).find((v) => v.name === m.volume);
-    if (vol === undefined) throw new RktError("invalid-argument", `app "${app.name}" mounts unknown volume "${m.volume}"`);
-    const source = vol.kind === "host" ? (vol.source ?? "") : files.volume(vol.name);
-    if (implicit.has(vol.name)) await seedVolume(rootfs, m.path, source);
-    mounts.push({ destination: m.path, source, readOnly: vol.readOnly === true, recursive: vol.recursive ?? true });
-  }
-  const spec = await buildAppProcess({
-    uuid: ref.uuid,
-    app,
-    rootfs,
-    imageLabel: app.image.name ?? app.image.id,
-    mounts,
-    etc: { hosts: files.etc("hosts"), resolv: files.etc("resolv.conf"), hostname: files.etc("hostname") },
-    ns,
-    hostname,
-    terminal: options.interactive,
-    flavor,
-    insecure: options.insecure,
-    cgroupsPath: `${podCgroupParent(ref.uuid)}/${app.name}`,
-  });
-  if (options.interactive && options.consoleSize !== undefined) {
-    spec.process.consoleSize = { height: options.consoleSize.rows, width: options.consoleSize.columns };
-  }
-  atomicWriteFileSync(files.appFile(app.name, "config.json"), JSON.stringify(spec, null, 2));
-  const consoleSocket = options.interactive ? files.supervisor("console.sock") : undefined;
-  if (flavor === "sandbox" && (ns === undefined || ns.net === "host")) {
-    throw new RktError("invalid-argument", 'stage1 "sandbox" (gVisor) cannot use the host\'s network', { hint: "use --net=none or a CNI network with --stage1-name=sandbox" });
-  }
-  const netns = ns === undefined || ns.net === "host" ? undefined : ns.net;
-  writeArgv(files.appFile(app.name, "start"), runtime.startArgv(bundle, containerId(ref.uuid, app.name), files.appFile(app.name, "pid"), consoleSocket, netns));
-  const signal = runtime.signalArgv(containerId(ref.uuid, app.name));
-  if (signal !== undefined) writeArgv(files.appFile(app.name, "signal"), signal);
-}
-
-/**
- * Docker volume semantics: an implicit volume starts as a copy of what the image has at its mount
- * point, owners and modes included (cp -a: links stay links, nothing outside the root is read).
- */
-async function seedVolume(rootfs: string, path: string, volume: string): Promise<void> {
-  const inImage = await secureJoin(rootfs, path);
-  const st = lstatSync(inImage, { throwIfNoEntry: false });
-  if (st === undefined || !st.isDirectory()) return;
-  await run("cp", ["-a", "--", `${inImage}/.`, volume]);
-  chownSync(volume, st.uid, st.gid);
-  chmodSync(volume, st.mode & 0o7777);
-}
-
 function writeSupervisorPlan(files: PodFiles, manifest: PodManifest, ref: PodRef, options: RunOptions, runtime: OciRuntime, withNetworks: boolean): void {
   mkdirSync(join(files.dir, "supervisor"), { recursive: true });
   atomicWriteFileSync(files.supervisor("apps"), manifest.apps.map((a) => `${a.name}\n`).join(""));
@@ -291,9 +208,6 @@ function writeSupervisorPlan(files: PodFiles, manifest: PodManifest, ref: PodRef
   writeArgv(files.supervisor("finally"), teardown);
 }
 
-function writeArgv(path: string, argv: readonly string[]): void {
-  atomicWriteFileSync(path, argv.map((a) => `${a}\0`).join(""));
-}
 
 /**
  * Spawns the supervisor with the pod lock as its fd 3 and lets go of it: from here the supervisor
