@@ -18,4 +18,5 @@ mkdir -p "$out"
 $cc $flags -o "$out/rkt-launch" "$src/rkt-launch.c"
 # shellcheck disable=SC2086
 $cc $flags -o "$out/rkt-supervisor" \
-  "$src/rkt-supervisor.c" "$src/cri-log.c" "$src/pod-files.c" "$src/console.c"
+  "$src/rkt-supervisor.c" "$src/control.c" "$src/attach.c" "$src/cri-log.c" "$src/pod-files.c" \
+  "$src/console.c" "$src/buffer.c" "$src/unix-socket.c"

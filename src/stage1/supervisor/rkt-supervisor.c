@@ -1,24 +1,30 @@
 /*
  * rkt-supervisor: stage1's supervisor for one pod.
  *
- *   rkt-supervisor POD_DIR [--interactive] [--detach]      (env RKT_LOCK_FD, RKT_STOP_TIMEOUT)
+ *   rkt-supervisor POD_DIR [--interactive] [--detach] [--mutable]
+ *                                          (env RKT_LOCK_FD, RKT_STOP_TIMEOUT, RKT_READY_FD)
  *
  * Why this is C and not TypeScript: rkt has no daemon, `rkt run` is the pod, so whatever stays
  * resident while a pod runs is paid once per pod, and that cost beyond the apps must stay under
  * 10 MB. A resident Node process is ~40 MB before it does anything; this program is about 1 MB
  * (mostly shared libc pages), starts in a millisecond and needs nothing but libc. It is also the
- * process that must outlive every failure of the apps, so it is kept small enough to read in one
- * sitting. The Node stage0 does everything else: it writes the pod directory, spawns us, and
+ * process that must outlive every failure of the apps, so it is kept small enough to read in a
+ * few sittings. The Node stage0 does everything else: it writes the pod directory, spawns us, and
  * gets control back through `finally`.
  *
  * What it does (file contract in README.md next to this file):
- *  - starts the apps listed in POD_DIR/supervisor/apps one after the other, each through its
- *    `start` argv (an OCI runtime's `run --detach`), as a child subreaper so that the app process
- *    is re-parented to us when the runtime exits and waitpid() tells us its real exit status;
+ *  - starts apps through their `start` argv (an OCI runtime's `run --detach`), as a child
+ *    subreaper so that the app process is re-parented to us when the runtime exits and waitpid()
+ *    tells us its real exit status;
  *  - writes each app's output to its CRI log (and, in the foreground, to our stdout/stderr);
- *  - records started/finished/exit per app; shared fate: the first app to fail stops the others
- *    (TERM, then KILL after RKT_STOP_TIMEOUT seconds), and its code is the pod's exit code;
- *  - SIGINT/SIGTERM/SIGHUP/SIGQUIT stop the pod the same way, a second one kills at once;
+ *  - records started/finished/exit per app;
+ *  - run mode (`rkt run`): starts the apps listed in supervisor/apps one after the other; shared
+ *    fate: the first app to fail stops the others (TERM, then KILL after RKT_STOP_TIMEOUT
+ *    seconds), and its code is the pod's exit code;
+ *  - mutable mode (`rkt app ...`): starts nothing by itself; apps are started, stopped,
+ *    signalled and forgotten one by one through supervisor/control.sock (control.c), restarted by
+ *    their own policy with backoff, and attached to through apps/NAME/attach.sock (attach.c);
+ *  - SIGINT/SIGTERM/SIGHUP/SIGQUIT stop the pod, a second one kills at once;
  *  - then execs POD_DIR/supervisor/finally (with RKT_EXIT_CODE) so that Node tears the pod down
  *    while the pod lock (RKT_LOCK_FD, which we never close) is still held.
  *
@@ -43,84 +49,35 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "console.h"
-#include "cri-log.h"
 #include "pod-files.h"
+#include "supervisor.h"
+#include "unix-socket.h"
 
-/* rkt's exit code for "rkt itself failed" (and for an app whose start command failed). */
-#define EXIT_RKT 254
-#define READ_CHUNK 16384
+/* Backoff defaults (milliseconds) and bounds of apps/NAME/restart. */
+#define BACKOFF_INITIAL 100
+#define BACKOFF_MAX 10000
+#define BACKOFF_RESET_MIN 10000
+#define BACKOFF_LIMIT 86400000U
 
-enum app_state {
-  APP_PENDING,  /* not started yet */
-  APP_STARTING, /* start command running */
-  APP_RUNNING,  /* start command succeeded, app process alive */
-  APP_EXITED,   /* exit recorded */
-  APP_SKIPPED,  /* never started: the pod was stopping by its turn */
-};
-
-struct stream {
-  int fd;      /* pipe read end, or the pty master; -1 once closed */
-  int copy_fd; /* where a foreground pod echoes it (1 or 2); -1 when detached */
-  struct cri_stream log;
-};
-
-struct app {
-  const char *name;
-  char *dir;
-  char **start_argv;
-  char **signal_argv; /* NULL: signal the pid with kill(2) */
-  size_t signal_argc;
-  enum app_state state;
-  pid_t start_pid;
-  pid_t pid; /* app process, from the pid file; 0 until known */
-  /* The app was reaped before its start command was (both exited, in either order). */
-  bool reaped_early;
-  int early_status;
-  int stop_level; /* highest stop signal delivered: 0 none, 1 TERM, 2 KILL */
-  int log_fd;
-  bool log_failed; /* reported once; output still reaches the console */
-  struct stream out, err, tty;
-};
-
-/* A running `signal` command, reaped like everything else, its failure reported. */
-struct helper {
-  pid_t pid;
-  struct app *app;
-  struct helper *next;
-};
-
-static struct {
-  const char *dir;
-  bool interactive, detach;
-  struct app *apps;
-  size_t napps, next_app;
-  char **finally_argv;
-  int lock_fd;
-  sigset_t orig_mask;
-  int sfd;
-  int devnull;
-  double grace;                /* seconds between TERM and KILL */
-  int stop_level;              /* 0 running, 1 TERM sent, 2 KILL sent */
-  struct timespec kill_at;     /* CLOCK_MONOTONIC deadline while stop_level == 1 */
-  int exit_code;               /* first non-zero app exit code */
-  bool echo_broken[3];         /* our stdout/stderr went away (EPIPE): stop copying to it */
-  bool stdin_open;             /* interactive: still relaying the keyboard */
-  struct console console;
-  struct helper *helpers;
-} P = {.lock_fd = -1, .sfd = -1, .devnull = -1, .console = {.listen_fd = -1}};
+struct pod P = {.lock_fd = -1, .sfd = -1, .devnull = -1, .console = {.listen_fd = -1}};
 
 static void finish(int code) __attribute__((noreturn));
 
 static void vwarn(const char *fmt, va_list ap) {
   char msg[1024];
   vsnprintf(msg, sizeof msg, fmt, ap);
+  if (P.detach) {
+    /* Detached, stderr is supervisor/log: say when. */
+    char ts[TIMESTAMP_MAX];
+    timestamp_now(ts);
+    dprintf(STDERR_FILENO, "%s rkt-supervisor: %s\n", ts, msg);
+    return;
+  }
   /* In raw mode the terminal does not turn \n into \r\n for us. */
   dprintf(STDERR_FILENO, "rkt-supervisor: %s%s", msg, console_is_raw() ? "\r\n" : "\n");
 }
 
-static void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void warn(const char *fmt, ...) {
+void warn(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vwarn(fmt, ap);
@@ -131,51 +88,101 @@ static void warn(const char *fmt, ...) {
  * Something the supervisor itself cannot go on without. Kill what we started (the runtime's
  * state is then torn down by `finally`, which still runs) and report 254.
  */
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void die(const char *fmt, ...) {
+void die(const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   vwarn(fmt, ap);
   va_end(ap);
   for (size_t i = 0; i < P.napps; i++) {
-    struct app *a = &P.apps[i];
+    struct app *a = P.apps[i];
     if (a->state == APP_STARTING && a->start_pid > 0) kill(a->start_pid, SIGKILL);
     if (a->state == APP_RUNNING && a->pid > 0) kill(a->pid, SIGKILL);
   }
   finish(EXIT_RKT);
 }
 
-static void *xmalloc(size_t n) {
+void *xmalloc(size_t n) {
   void *p = calloc(1, n);
   if (p == NULL) die("out of memory");
   return p;
 }
 
-static char *xpath(const char *dir, const char *name) {
+char *xstrdup(const char *s) {
+  char *p = strdup(s);
+  if (p == NULL) die("out of memory");
+  return p;
+}
+
+char *xpath(const char *dir, const char *name) {
   char *p = path_join(dir, name);
   if (p == NULL) die("out of memory");
   return p;
 }
 
-static int exit_code_of(int status) {
+int exit_code_of(int status) {
   if (WIFEXITED(status)) return WEXITSTATUS(status);
   if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
   return EXIT_RKT;
 }
 
-static struct timespec now_mono(void) {
+struct timespec now_mono(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts;
 }
 
+static struct timespec add_ms(struct timespec t, long long ms) {
+  t.tv_sec += (time_t)(ms / 1000);
+  t.tv_nsec += (long)(ms % 1000) * 1000000L;
+  if (t.tv_nsec >= 1000000000L) {
+    t.tv_sec++;
+    t.tv_nsec -= 1000000000L;
+  }
+  return t;
+}
+
+struct timespec deadline_after(double seconds) {
+  struct timespec t = now_mono();
+  time_t whole = (time_t)seconds; /* seconds is in [0, 86400] */
+  t.tv_sec += whole;
+  t.tv_nsec += (long)((seconds - (double)whole) * 1e9);
+  if (t.tv_nsec >= 1000000000L) {
+    t.tv_sec++;
+    t.tv_nsec -= 1000000000L;
+  }
+  return t;
+}
+
+static long long ms_between(struct timespec from, struct timespec to) {
+  return (long long)(to.tv_sec - from.tv_sec) * 1000LL + (to.tv_nsec - from.tv_nsec) / 1000000L;
+}
+
+static bool earlier(struct timespec a, struct timespec b) {
+  return a.tv_sec < b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec < b.tv_nsec);
+}
+
 /* Milliseconds until t, rounded up so poll() never wakes a hair early and spins. */
-static int ms_until(struct timespec t) {
+int ms_until(struct timespec t) {
   struct timespec n = now_mono();
   long long ns = (long long)(t.tv_sec - n.tv_sec) * 1000000000LL + (t.tv_nsec - n.tv_nsec);
   if (ns <= 0) return 0;
   long long ms = (ns + 999999) / 1000000;
   return ms >= INT_MAX ? INT_MAX : (int)ms;
+}
+
+void pollset_add(struct pollset *ps, int fd, short events, enum slot_kind kind, void *obj, void *sub) {
+  if (ps->n == ps->cap) {
+    size_t cap = ps->cap == 0 ? 16 : ps->cap * 2;
+    struct pollfd *pfds = realloc(ps->pfds, cap * sizeof *pfds);
+    if (pfds == NULL) die("out of memory");
+    ps->pfds = pfds;
+    struct slot *slots = realloc(ps->slots, cap * sizeof *slots);
+    if (slots == NULL) die("out of memory");
+    ps->slots = slots;
+    ps->cap = cap;
+  }
+  ps->pfds[ps->n] = (struct pollfd){.fd = fd, .events = events};
+  ps->slots[ps->n++] = (struct slot){.kind = kind, .obj = obj, .sub = sub};
 }
 
 /* --- files of the pod directory ------------------------------------------------------------ */
@@ -194,62 +201,337 @@ static void app_write_time(struct app *a, const char *file) {
   app_write(a, file, ts);
 }
 
-/* An argv file; NULL if it does not exist and may be absent. */
-static char **load_argv(const char *path, bool optional, size_t spare, size_t *argc) {
+/*
+ * An argv file. NULL with err[0] == '\0' if it does not exist and may be absent; NULL with a
+ * message in err if it cannot be used. The vector and its strings are one allocation each
+ * (argv[0] points at the start of the file's text): free_argv frees both.
+ */
+static char **read_argv(const char *path, bool optional, size_t spare, size_t *argc, char *err,
+                        size_t errlen) {
   size_t len, n;
+  err[0] = '\0';
   char *buf = read_file(path, &len);
   if (buf == NULL) {
-    if (optional && errno == ENOENT) return NULL;
-    die("reading %s: %s", path, strerror(errno));
+    if (!(optional && errno == ENOENT)) snprintf(err, errlen, "reading %s: %s", path, strerror(errno));
+    return NULL;
   }
   char **argv = split_argv(buf, len, spare, &n);
   if (argv == NULL) {
-    die("%s: %s", path,
-        errno == EINVAL ? "not a NUL-separated argv (each argument ends with \\0)"
-                        : strerror(errno));
+    snprintf(err, errlen, "%s: %s", path,
+             errno == EINVAL ? "not a NUL-separated argv (each argument ends with \\0)"
+                             : strerror(errno));
+    free(buf);
+    return NULL;
   }
   if (argc != NULL) *argc = n;
   return argv;
 }
 
-static bool valid_app_name(const char *s) {
-  return s[0] != '\0' && strchr(s, '/') == NULL && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
+static void free_argv(char **argv) {
+  if (argv == NULL) return;
+  free(argv[0]);
+  free(argv);
 }
 
+/* read_argv for files read at start-up, where a bad file ends the pod. */
+static char **load_argv(const char *path, bool optional, size_t spare, size_t *argc) {
+  char err[PATH_MAX + 128];
+  char **argv = read_argv(path, optional, spare, argc, err, sizeof err);
+  if (argv == NULL && err[0] != '\0') die("%s", err);
+  return argv;
+}
+
+/* An optional small text file: 1 and *text when present, 0 when absent, -1 with err. */
+static int read_text(const char *dir, const char *name, char **text, char *err, size_t errlen) {
+  char *path = xpath(dir, name);
+  size_t len;
+  *text = read_file(path, &len);
+  int rc = 1;
+  if (*text == NULL) {
+    rc = errno == ENOENT ? 0 : -1;
+    if (rc == -1) snprintf(err, errlen, "reading %s: %s", path, strerror(errno));
+  } else if (strlen(*text) != len) {
+    snprintf(err, errlen, "%s: contains a NUL byte", path);
+    free(*text);
+    *text = NULL;
+    rc = -1;
+  }
+  free(path);
+  return rc;
+}
+
+static bool parse_ms(const char *s, unsigned *out) {
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul(s, &end, 10);
+  if (errno != 0 || end == s || *end != '\0' || s[0] == '-' || v > BACKOFF_LIMIT) return false;
+  *out = (unsigned)v;
+  return true;
+}
+
+/* apps/NAME/restart: POLICY [INITIAL_MS [MAX_MS [RESET_MS]]]. */
+static int parse_restart(char *text, struct app_config *cfg, char *err, size_t errlen) {
+  char *save = NULL, *tok[5];
+  size_t n = 0;
+  for (char *t = strtok_r(text, " \t\r\n", &save); t != NULL; t = strtok_r(NULL, " \t\r\n", &save)) {
+    if (n == 5) break;
+    tok[n++] = t;
+  }
+  const char *usage = "restart: want \"never|on-failure|always [INITIAL_MS [MAX_MS [RESET_MS]]]\"";
+  if (n == 0 || n > 4) goto bad;
+  if (strcmp(tok[0], "never") == 0) cfg->restart = RESTART_NEVER;
+  else if (strcmp(tok[0], "on-failure") == 0) cfg->restart = RESTART_ON_FAILURE;
+  else if (strcmp(tok[0], "always") == 0) cfg->restart = RESTART_ALWAYS;
+  else goto bad;
+  cfg->initial_ms = BACKOFF_INITIAL;
+  if (n > 1 && (!parse_ms(tok[1], &cfg->initial_ms) || cfg->initial_ms == 0)) goto bad;
+  cfg->max_ms = cfg->initial_ms > BACKOFF_MAX ? cfg->initial_ms : BACKOFF_MAX;
+  if (n > 2 && (!parse_ms(tok[2], &cfg->max_ms) || cfg->max_ms < cfg->initial_ms)) goto bad;
+  cfg->reset_ms = 2 * cfg->max_ms > BACKOFF_RESET_MIN ? 2 * cfg->max_ms : BACKOFF_RESET_MIN;
+  if (n > 3 && !parse_ms(tok[3], &cfg->reset_ms)) goto bad;
+  return 0;
+bad:
+  snprintf(err, errlen, "%s (milliseconds, 1 <= INITIAL <= MAX <= %u)", usage, BACKOFF_LIMIT);
+  return -1;
+}
+
+/* apps/NAME/stdin: null | stream [once] | tty. */
+static int parse_stdin(char *text, struct app_config *cfg, char *err, size_t errlen) {
+  char *save = NULL;
+  char *mode = strtok_r(text, " \t\r\n", &save);
+  char *opt = mode == NULL ? NULL : strtok_r(NULL, " \t\r\n", &save);
+  char *extra = opt == NULL ? NULL : strtok_r(NULL, " \t\r\n", &save);
+  if (mode != NULL && strcmp(mode, "null") == 0 && opt == NULL) cfg->stdin_mode = STDIN_NONE;
+  else if (mode != NULL && strcmp(mode, "tty") == 0 && opt == NULL) cfg->stdin_mode = STDIN_TTY;
+  else if (mode != NULL && strcmp(mode, "stream") == 0 && extra == NULL &&
+           (opt == NULL || strcmp(opt, "once") == 0)) {
+    cfg->stdin_mode = STDIN_STREAM;
+    cfg->stdin_once = opt != NULL;
+  } else {
+    snprintf(err, errlen, "stdin: want \"null\", \"stream\", \"stream once\" or \"tty\"");
+    return -1;
+  }
+  return 0;
+}
+
+static void config_free(struct app_config *cfg) {
+  free_argv(cfg->start_argv);
+  free_argv(cfg->signal_argv);
+  free(cfg->log_path);
+  *cfg = (struct app_config){0};
+}
+
+/* Everything apps/NAME says about how to run the app, read fresh (mutable mode). */
+static int config_load(const char *dir, struct app_config *cfg, char *err, size_t errlen) {
+  *cfg = (struct app_config){.restart = RESTART_NEVER};
+  char *path = xpath(dir, "start");
+  cfg->start_argv = read_argv(path, false, 0, NULL, err, errlen);
+  free(path);
+  if (cfg->start_argv == NULL) goto fail;
+  path = xpath(dir, "signal");
+  cfg->signal_argv = read_argv(path, true, 1, &cfg->signal_argc, err, errlen);
+  free(path);
+  if (cfg->signal_argv == NULL && err[0] != '\0') goto fail;
+  char *text;
+  int rc = read_text(dir, "restart", &text, err, errlen);
+  if (rc == -1) goto fail;
+  if (rc == 1) {
+    rc = parse_restart(text, cfg, err, errlen);
+    free(text);
+    if (rc == -1) goto fail;
+  }
+  rc = read_text(dir, "stdin", &text, err, errlen);
+  if (rc == -1) goto fail;
+  if (rc == 1) {
+    rc = parse_stdin(text, cfg, err, errlen);
+    free(text);
+    if (rc == -1) goto fail;
+  }
+  rc = read_text(dir, "log-path", &text, err, errlen);
+  if (rc == -1) goto fail;
+  if (rc == 1) {
+    text[strcspn(text, "\r\n")] = '\0';
+    if (text[0] != '/') {
+      snprintf(err, errlen, "log-path: \"%s\" is not an absolute path", text);
+      free(text);
+      goto fail;
+    }
+    cfg->log_path = text;
+  }
+  return 0;
+fail:
+  config_free(cfg);
+  return -1;
+}
+
+/* --- the apps ------------------------------------------------------------------------------ */
+
+bool valid_app_name(const char *s) {
+  return s[0] != '\0' && strlen(s) <= 255 && strchr(s, '/') == NULL && strcmp(s, ".") != 0 &&
+         strcmp(s, "..") != 0;
+}
+
+/* A fresh app, not in P.apps yet. */
+static struct app *app_alloc(const char *name) {
+  struct app *a = xmalloc(sizeof *a);
+  a->name = xstrdup(name);
+  char *apps_dir = xpath(P.dir, "apps");
+  a->dir = xpath(apps_dir, name);
+  free(apps_dir);
+  a->state = P.mutable_pod ? APP_CREATED : APP_PENDING;
+  a->log_fd = -1;
+  a->stdin_fd = -1;
+  a->restarts_written = -1;
+  int out = P.detach ? -1 : 1, err = P.detach ? -1 : 2;
+  a->out = (struct stream){.fd = -1, .copy_fd = out, .attach_type = 1, .log = {.name = "stdout"}};
+  a->err = (struct stream){.fd = -1, .copy_fd = err, .attach_type = 2, .log = {.name = "stderr"}};
+  a->tty = (struct stream){.fd = -1, .copy_fd = out, .attach_type = 1, .log = {.name = "stdout"}};
+  return a;
+}
+
+static void app_push(struct app *a) {
+  if (P.napps == P.apps_cap) {
+    size_t cap = P.apps_cap == 0 ? 4 : P.apps_cap * 2;
+    struct app **apps = realloc(P.apps, cap * sizeof *apps);
+    if (apps == NULL) die("out of memory");
+    P.apps = apps;
+    P.apps_cap = cap;
+  }
+  P.apps[P.napps++] = a;
+}
+
+static void app_free(struct app *a) {
+  attach_free(a);
+  config_free(&a->cfg);
+  cri_stream_free(&a->out.log);
+  cri_stream_free(&a->err.log);
+  cri_stream_free(&a->tty.log);
+  buffer_free(&a->stdin_buf);
+  free(a->console);
+  free(a->name);
+  free(a->dir);
+  free(a);
+}
+
+struct app *app_find(const char *name) {
+  for (size_t i = 0; i < P.napps; i++)
+    if (!P.apps[i]->forgotten && strcmp(P.apps[i]->name, name) == 0) return P.apps[i];
+  return NULL;
+}
+
+/* Apps dropped by `forget` this iteration: nothing points at them any more. */
+static void apps_sweep(void) {
+  size_t kept = 0;
+  for (size_t i = 0; i < P.napps; i++) {
+    struct app *a = P.apps[i];
+    if (a->attach != NULL) attach_sweep(a);
+    if (a->forgotten) app_free(a);
+    else P.apps[kept++] = a;
+  }
+  P.napps = kept;
+}
+
+/* supervisor/apps: names, one per line. Run mode: at least one, each with its files read now.
+   Mutable mode: optional; each app is loaded as by a `create` request, and none starts. */
 static void load_apps(void) {
   char *path = xpath(P.dir, "supervisor/apps");
   size_t len;
   char *text = read_file(path, &len);
-  if (text == NULL) die("reading %s: %s", path, strerror(errno));
+  if (text == NULL) {
+    if (P.mutable_pod && errno == ENOENT) {
+      free(path);
+      return;
+    }
+    die("reading %s: %s", path, strerror(errno));
+  }
   if (strlen(text) != len) die("%s: contains a NUL byte", path);
-  size_t max = 1;
-  for (size_t i = 0; i < len; i++)
-    if (text[i] == '\n') max++;
-  P.apps = xmalloc(max * sizeof *P.apps);
   char *save = NULL;
   for (char *line = strtok_r(text, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
     if (!valid_app_name(line)) die("%s: invalid app name \"%s\"", path, line);
-    for (size_t i = 0; i < P.napps; i++)
-      if (strcmp(P.apps[i].name, line) == 0) die("%s: app \"%s\" listed twice", path, line);
-    struct app *a = &P.apps[P.napps++];
-    a->name = line;
-    char *apps_dir = xpath(P.dir, "apps");
-    a->dir = xpath(apps_dir, line);
-    free(apps_dir);
+    if (app_find(line) != NULL) die("%s: app \"%s\" listed twice", path, line);
+    if (P.mutable_pod) {
+      char err[PATH_MAX + 256];
+      if (app_load(line, err, sizeof err) == NULL) die("%s: app %s: %s", path, line, err);
+      continue;
+    }
+    struct app *a = app_alloc(line);
+    app_push(a);
     char *f = xpath(a->dir, "start");
-    a->start_argv = load_argv(f, false, 0, NULL);
+    a->cfg.start_argv = load_argv(f, false, 0, NULL);
     free(f);
     f = xpath(a->dir, "signal");
-    a->signal_argv = load_argv(f, true, 1, &a->signal_argc);
+    a->cfg.signal_argv = load_argv(f, true, 1, &a->cfg.signal_argc);
     free(f);
-    a->log_fd = -1;
-    a->out = (struct stream){.fd = -1, .copy_fd = P.detach ? -1 : 1, .log = {.name = "stdout"}};
-    a->err = (struct stream){.fd = -1, .copy_fd = P.detach ? -1 : 2, .log = {.name = "stderr"}};
-    a->tty = (struct stream){.fd = -1, .copy_fd = P.detach ? -1 : 1, .log = {.name = "stdout"}};
   }
-  if (P.napps == 0) die("%s lists no apps", path);
+  free(text);
+  if (P.napps == 0 && !P.mutable_pod) die("%s lists no apps", path);
   free(path);
   if (P.interactive && P.napps != 1) die("--interactive needs exactly one app, got %zu", P.napps);
+}
+
+struct app *app_load(const char *name, char *err, size_t errlen) {
+  /* Status lines and requests are space-separated words. */
+  if (!valid_app_name(name) || strpbrk(name, " \t\r\n\v\f") != NULL) {
+    snprintf(err, errlen, "invalid app name \"%s\"", name);
+    return NULL;
+  }
+  struct app *a = app_find(name);
+  if (a != NULL && (a->state == APP_STARTING || a->state == APP_RUNNING)) {
+    snprintf(err, errlen, "app %s is %s", name, app_state_name(a));
+    return NULL;
+  }
+  char *apps_dir = xpath(P.dir, "apps");
+  char *dir = xpath(apps_dir, name);
+  free(apps_dir);
+  struct stat st;
+  int rc = stat(dir, &st);
+  if (rc == -1 || !S_ISDIR(st.st_mode)) {
+    snprintf(err, errlen, "no app directory %s: %s", dir, rc == -1 ? strerror(errno) : "not a directory");
+    free(dir);
+    return NULL;
+  }
+  struct app_config cfg;
+  rc = config_load(dir, &cfg, err, errlen);
+  free(dir);
+  if (rc == -1) return NULL;
+  if (a == NULL) {
+    a = app_alloc(name);
+    if (attach_listen(a) == -1) {
+      snprintf(err, errlen, "%s/attach.sock: %s", a->dir, strerror(errno));
+      config_free(&cfg);
+      app_free(a);
+      return NULL;
+    }
+    app_push(a);
+  }
+  config_free(&a->cfg);
+  a->cfg = cfg;
+  return a;
+}
+
+const char *app_state_name(const struct app *a) {
+  switch (a->state) {
+  case APP_PENDING:
+  case APP_CREATED:
+    return "created";
+  case APP_STARTING:
+    return "starting";
+  case APP_RUNNING:
+    return a->stop_want > 0 ? "stopping" : "running";
+  case APP_RESTARTING:
+    return "restarting";
+  case APP_EXITED:
+  case APP_SKIPPED:
+    break;
+  }
+  return "exited";
+}
+
+int app_input_fd(const struct app *a) {
+  if (!a->stdin_open) return -1;
+  if (a->cfg.stdin_mode == STDIN_STREAM) return a->stdin_fd;
+  if (a->cfg.stdin_mode == STDIN_TTY) return a->tty.fd;
+  return -1;
 }
 
 /* --- app output ---------------------------------------------------------------------------- */
@@ -288,11 +570,13 @@ static enum pump stream_pump(struct app *a, struct stream *s) {
   if (n > 0) {
     echo(s->copy_fd, chunk, (size_t)n);
     if (a->log_fd != -1) log_result(a, cri_log_write(a->log_fd, &s->log, chunk, (size_t)n));
+    if (a->attach != NULL) attach_output(a, s->attach_type, chunk, (size_t)n);
     return PUMP_DATA;
   }
   if (n == -1 && errno == EAGAIN) return PUMP_AGAIN;
   /* EIO is how a pty master says the app side has gone: the end of the stream, not an error. */
   if (n == -1 && errno != EIO) warn("app %s: reading its %s: %s", a->name, s->log.name, strerror(errno));
+  if (s == &a->tty) a->stdin_open = false;
   stream_close(a, s);
   return PUMP_CLOSED;
 }
@@ -301,6 +585,40 @@ static enum pump stream_pump(struct app *a, struct stream *s) {
 static void stream_drain(struct app *a, struct stream *s) {
   while (s->fd != -1 && stream_pump(a, s) == PUMP_DATA) {
   }
+}
+
+static void app_console_close(struct app *a) {
+  if (a->console == NULL) return;
+  console_close(a->console);
+  free(a->console);
+  a->console = NULL;
+}
+
+static void app_stdin_close(struct app *a) {
+  if (a->stdin_fd != -1) close(a->stdin_fd);
+  a->stdin_fd = -1;
+  a->stdin_open = false;
+  a->stdin_eof = false;
+  buffer_free(&a->stdin_buf);
+}
+
+/* What an earlier run left open: its output (read what is there), stdin, console socket. */
+static void app_close_run(struct app *a) {
+  struct stream *all[] = {&a->out, &a->err, &a->tty};
+  for (size_t j = 0; j < 3; j++) {
+    stream_drain(a, all[j]);
+    stream_close(a, all[j]);
+  }
+  app_stdin_close(a);
+  app_console_close(a);
+}
+
+void app_forget(struct app *a) {
+  app_close_run(a);
+  if (a->log_fd != -1) close(a->log_fd);
+  a->log_fd = -1;
+  attach_close(a);
+  a->forgotten = true;
 }
 
 /* --- processes ----------------------------------------------------------------------------- */
@@ -338,18 +656,26 @@ static void start_failed(struct app *a, const char *why, bool ran) {
   if (a->pid > 0 && !a->reaped_early) kill(a->pid, SIGKILL);
   else if (ran && a->pid == 0 && read_pid_file(pid_path, &pid) == 0) kill(pid, SIGKILL);
   free(pid_path);
+  control_app_started(a, why);
   a->state = APP_RUNNING; /* so that app_exited records it like any other exit */
   app_exited(a, EXIT_RKT << 8);
 }
 
 static int open_log(struct app *a) {
-  char *path = xpath(a->dir, "log");
+  char *path = a->cfg.log_path != NULL ? xstrdup(a->cfg.log_path) : xpath(a->dir, "log");
   /* O_APPEND: a restarted pod adds to the log; each record is one write (see cri-log.c). */
   a->log_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
   int saved = errno;
   free(path);
   errno = saved;
+  a->log_failed = false;
   return a->log_fd == -1 ? -1 : 0;
+}
+
+int app_reopen_log(struct app *a) {
+  if (a->log_fd != -1) close(a->log_fd);
+  a->log_fd = -1;
+  return open_log(a);
 }
 
 static int nonblocking(int fd) {
@@ -357,9 +683,18 @@ static int nonblocking(int fd) {
   return fl == -1 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
 }
 
-static void start_app(struct app *a) {
-  char why[256];
+void app_start(struct app *a) {
+  char why[PATH_MAX + 128];
+  app_close_run(a);
   a->state = APP_STARTING;
+  a->start_pid = 0;
+  a->pid = 0;
+  a->reaped_early = false;
+  a->stop_level = 0;
+  a->stop_want = 0;
+  a->kill_armed = false;
+  a->has_run = false;
+  a->has_exit = false;
   /* Files of an earlier run would be taken for this one's: a stale pid file could even make us
      kill an unrelated process that reuses the pid. */
   static const char *const stale[] = {"pid", "started", "finished", "exit", "error"};
@@ -373,51 +708,131 @@ static void start_app(struct app *a) {
     }
     free(path);
   }
-  if (open_log(a) == -1) {
+  if (P.mutable_pod && a->restarts_written != (long)a->restarts) {
+    /* Once per app and then per restart: an fsync'd write is not free, and `start` waits. */
+    char text[16];
+    snprintf(text, sizeof text, "%u", a->restarts);
+    app_write(a, "restarts", text);
+    a->restarts_written = (long)a->restarts;
+  }
+  if (a->log_fd == -1 && open_log(a) == -1) {
     snprintf(why, sizeof why, "opening its log: %s", strerror(errno));
     start_failed(a, why, false);
     return;
+  }
+  int in = P.devnull;
+  if (a->cfg.stdin_mode == STDIN_STREAM) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) == -1) die("pipe: %s", strerror(errno));
+    if (nonblocking(fds[1]) == -1) die("fcntl: %s", strerror(errno));
+    in = fds[0];
+    a->stdin_fd = fds[1];
+    a->stdin_open = true;
+  } else if (a->cfg.stdin_mode == STDIN_TTY) {
+    /* The runtime connects to apps/NAME/console.sock and sends the pty master over it. */
+    int fd = unix_listen(a->dir, "console.sock");
+    if (fd == -1) {
+      snprintf(why, sizeof why, "console socket %s/console.sock: %s", a->dir, strerror(errno));
+      start_failed(a, why, false);
+      return;
+    }
+    a->console = xmalloc(sizeof *a->console);
+    a->console->listen_fd = fd;
+    a->console->sock_path = xpath(a->dir, "console.sock");
   }
   int out[2], err[2];
   if (pipe2(out, O_CLOEXEC) == -1) die("pipe: %s", strerror(errno));
   if (pipe2(err, O_CLOEXEC) == -1) die("pipe: %s", strerror(errno));
   pid_t pid = fork();
   if (pid == -1) die("fork: %s", strerror(errno));
-  if (pid == 0) exec_child(a->start_argv, P.devnull, out[1], err[1]);
+  if (pid == 0) exec_child(a->cfg.start_argv, in, out[1], err[1]);
   close(out[1]);
   close(err[1]);
+  if (in != P.devnull) close(in);
   if (nonblocking(out[0]) == -1 || nonblocking(err[0]) == -1) die("fcntl: %s", strerror(errno));
   a->out.fd = out[0];
   a->err.fd = err[0];
   a->start_pid = pid;
 }
 
-/* Starts apps in order, each once the previous one's start command has finished. */
+/* Run mode: starts apps in order, each once the previous one's start command has finished. */
 static void start_next(void) {
+  if (P.mutable_pod) return;
   while (P.stop_level == 0 && P.next_app < P.napps) {
     for (size_t i = 0; i < P.napps; i++)
-      if (P.apps[i].state == APP_STARTING) return;
-    start_app(&P.apps[P.next_app++]);
+      if (P.apps[i]->state == APP_STARTING) return;
+    app_start(P.apps[P.next_app++]);
   }
+}
+
+/* Runs the app's `signal` command with the signal name appended. */
+static struct helper *signal_command(struct app *a, const char *signame) {
+  /* The runtime knows how to signal its app (runsc: the host pid is the sandbox, not the app). */
+  a->cfg.signal_argv[a->cfg.signal_argc] = (char *)signame;
+  pid_t pid = fork();
+  if (pid == -1) die("fork: %s", strerror(errno));
+  if (pid == 0) exec_child(a->cfg.signal_argv, P.devnull, STDERR_FILENO, STDERR_FILENO);
+  a->cfg.signal_argv[a->cfg.signal_argc] = NULL;
+  struct helper *h = xmalloc(sizeof *h);
+  *h = (struct helper){.pid = pid, .app_name = xstrdup(a->name), .next = P.helpers};
+  P.helpers = h;
+  return h;
 }
 
 static void signal_app(struct app *a, int level) {
   if (a->stop_level >= level) return;
   a->stop_level = level;
   int sig = level == 1 ? SIGTERM : SIGKILL;
-  if (a->signal_argv == NULL) {
+  if (a->cfg.signal_argv == NULL) {
     if (kill(a->pid, sig) == -1 && errno != ESRCH)
       warn("app %s: kill %d: %s", a->name, (int)a->pid, strerror(errno));
     return;
   }
-  /* The runtime knows how to signal its app (runsc: the host pid is the sandbox, not the app). */
-  a->signal_argv[a->signal_argc] = level == 1 ? "TERM" : "KILL";
-  pid_t pid = fork();
-  if (pid == -1) die("fork: %s", strerror(errno));
-  if (pid == 0) exec_child(a->signal_argv, P.devnull, STDERR_FILENO, STDERR_FILENO);
-  struct helper *h = xmalloc(sizeof *h);
-  *h = (struct helper){.pid = pid, .app = a, .next = P.helpers};
-  P.helpers = h;
+  signal_command(a, level == 1 ? "TERM" : "KILL");
+}
+
+int app_signal(struct app *a, int sig, const char *signame, struct helper **helper, char *err,
+               size_t errlen) {
+  if (a->cfg.signal_argv != NULL) {
+    *helper = signal_command(a, signame);
+    return 1;
+  }
+  if (kill(a->pid, sig) == -1 && errno != ESRCH) {
+    snprintf(err, errlen, "kill %d: %s", (int)a->pid, strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
+void app_stop(struct app *a, int level, struct timespec deadline) {
+  switch (a->state) {
+  case APP_RESTARTING:
+    /* Stopping a restarting app cancels the restart; it stays exited. */
+    a->state = APP_EXITED;
+    break;
+  case APP_STARTING:
+  case APP_RUNNING:
+    if (level > a->stop_want) a->stop_want = level;
+    if (level == 1 && (!a->kill_armed || earlier(deadline, a->kill_at))) {
+      a->kill_at = deadline;
+      a->kill_armed = true;
+    }
+    /* A starting app gets its signal as soon as it is up; KILL also kills its start command. */
+    if (a->state == APP_RUNNING) signal_app(a, a->stop_want);
+    else if (level == 2 && a->start_pid > 0) kill(a->start_pid, SIGKILL);
+    break;
+  default:
+    break;
+  }
+}
+
+void pod_stop(int level, struct timespec deadline) {
+  if (level > P.stop_level) P.stop_level = level;
+  for (size_t i = 0; i < P.napps; i++) {
+    struct app *a = P.apps[i];
+    if (a->state == APP_PENDING) a->state = APP_SKIPPED;
+    else app_stop(a, level, deadline);
+  }
 }
 
 /*
@@ -427,24 +842,7 @@ static void signal_app(struct app *a, int level) {
  */
 static void stop_pod(int level) {
   if (level <= P.stop_level) return;
-  P.stop_level = level;
-  if (level == 1) {
-    struct timespec t = now_mono();
-    time_t whole = (time_t)P.grace; /* grace is in [0, 86400] */
-    t.tv_sec += whole;
-    t.tv_nsec += (long)((P.grace - (double)whole) * 1e9);
-    if (t.tv_nsec >= 1000000000L) {
-      t.tv_sec++;
-      t.tv_nsec -= 1000000000L;
-    }
-    P.kill_at = t;
-  }
-  for (size_t i = 0; i < P.napps; i++) {
-    struct app *a = &P.apps[i];
-    if (a->state == APP_PENDING) a->state = APP_SKIPPED;
-    else if (a->state == APP_RUNNING) signal_app(a, level);
-    else if (a->state == APP_STARTING && level == 2) kill(a->start_pid, SIGKILL);
-  }
+  pod_stop(level, level == 1 ? deadline_after(P.grace) : now_mono());
 }
 
 static void note_exit_code(int code) {
@@ -452,6 +850,11 @@ static void note_exit_code(int code) {
   /* Shared fate: the first failure ends the pod and becomes its exit code. */
   P.exit_code = code;
   stop_pod(1);
+}
+
+static bool wants_restart(const struct app *a, int code) {
+  if (!P.mutable_pod || P.stop_level > 0 || a->stop_want > 0) return false;
+  return a->cfg.restart == RESTART_ALWAYS || (a->cfg.restart == RESTART_ON_FAILURE && code != 0);
 }
 
 static void app_exited(struct app *a, int status) {
@@ -466,11 +869,29 @@ static void app_exited(struct app *a, int status) {
   /* `exit` last: its presence is what says the app is done. */
   app_write(a, "exit", text);
   a->state = APP_EXITED;
-  note_exit_code(code);
+  a->has_exit = true;
+  a->exit_code = code;
+  if (!P.mutable_pod) {
+    note_exit_code(code);
+    return;
+  }
+  /* Input has nobody to go to any more. */
+  app_stdin_close(a);
+  app_console_close(a);
+  attach_app_exited(a);
+  control_app_exited(a);
+  if (!wants_restart(a, code)) return;
+  /* Exponential backoff, back to the start once a run lasted reset_ms. */
+  struct timespec now = now_mono();
+  if (a->has_run && ms_between(a->run_since, now) >= (long long)a->cfg.reset_ms) a->backoff_ms = 0;
+  if (a->backoff_ms == 0) a->backoff_ms = a->cfg.initial_ms;
+  else a->backoff_ms = a->backoff_ms * 2 > a->cfg.max_ms ? a->cfg.max_ms : a->backoff_ms * 2;
+  a->restart_at = add_ms(now, a->backoff_ms);
+  a->state = APP_RESTARTING;
 }
 
 static void start_done(struct app *a, int status) {
-  char why[512];
+  char why[PATH_MAX + 256];
   a->start_pid = 0;
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     if (WIFSIGNALED(status))
@@ -508,17 +929,33 @@ static void start_done(struct app *a, int status) {
     start_next();
     return;
   }
+  if (a->cfg.stdin_mode == STDIN_TTY && a->tty.fd == -1) {
+    /* The runtime sends the master before it exits; it may still wait in the socket's queue. */
+    int master = a->console != NULL && a->console->listen_fd != -1 ? console_receive_master(a->console) : 0;
+    if (master <= 0) {
+      snprintf(why, sizeof why, "the runtime sent no pty master over %s/console.sock%s%s", a->dir,
+               master == -1 ? ": " : "", master == -1 ? strerror(errno) : "");
+      start_failed(a, why, true);
+      return;
+    }
+    a->tty.fd = master;
+    a->stdin_open = true;
+    app_console_close(a);
+  }
   app_write_time(a, "started");
   a->state = APP_RUNNING;
+  a->has_run = true;
+  a->run_since = now_mono();
+  control_app_started(a, NULL);
   if (r == a->pid) app_exited(a, st);
-  else if (P.stop_level > 0) signal_app(a, P.stop_level);
+  else if (a->stop_want > 0) signal_app(a, a->stop_want);
   start_next();
 }
 
 /* A child we did not start: an app re-parented to us before we reaped its start command. */
 static void orphan_reaped(pid_t pid, int status) {
   for (size_t i = 0; i < P.napps; i++) {
-    struct app *a = &P.apps[i];
+    struct app *a = P.apps[i];
     if (a->state != APP_STARTING || a->pid != 0) continue;
     /* The pid file is there before the app can be ours: runc writes it before it exits, and its
        exit is what re-parents the app. */
@@ -538,7 +975,7 @@ static void orphan_reaped(pid_t pid, int status) {
 
 static void reaped(pid_t pid, int status) {
   for (size_t i = 0; i < P.napps; i++) {
-    struct app *a = &P.apps[i];
+    struct app *a = P.apps[i];
     if (a->state == APP_STARTING && a->start_pid == pid) {
       start_done(a, status);
       return;
@@ -553,7 +990,9 @@ static void reaped(pid_t pid, int status) {
     struct helper *done = *h;
     *h = done->next;
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-      warn("app %s: signal command failed (status %d)", done->app->name, exit_code_of(status));
+      warn("app %s: signal command failed (status %d)", done->app_name, exit_code_of(status));
+    control_helper_done(done, status);
+    free(done->app_name);
     free(done);
     return;
   }
@@ -591,7 +1030,7 @@ static void handle_signals(void) {
       reap_all();
       break;
     case SIGWINCH:
-      if (P.apps[0].tty.fd != -1) console_resize(P.apps[0].tty.fd);
+      if (P.interactive && P.apps[0]->tty.fd != -1) console_resize(P.apps[0]->tty.fd);
       break;
     default:
       /* The first asks nicely, the second does not wait for the grace period. */
@@ -620,7 +1059,7 @@ static void setup_signals(void) {
   if (sigprocmask(SIG_BLOCK, &set, &P.orig_mask) == -1) die("sigprocmask: %s", strerror(errno));
   P.sfd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
   if (P.sfd == -1) die("signalfd: %s", strerror(errno));
-  /* A reader of our stdout or of an app pipe going away is not a reason to die. */
+  /* A reader of our stdout, an app pipe or a socket going away is not a reason to die. */
   signal(SIGPIPE, SIG_IGN);
   static const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
   struct sigaction sa = {.sa_handler = on_fatal, .sa_flags = SA_RESETHAND};
@@ -637,6 +1076,14 @@ static void setup_signals(void) {
 static void finish(int code) {
   console_restore();
   console_close(&P.console);
+  if (P.mutable_pod) {
+    /* No client may find a socket nobody serves any more. */
+    control_close();
+    for (size_t i = 0; i < P.napps; i++) {
+      attach_close(P.apps[i]);
+      if (P.apps[i]->console != NULL) console_close(P.apps[i]->console);
+    }
+  }
   if (P.finally_argv == NULL) exit(code);
   char text[16];
   snprintf(text, sizeof text, "%d", code);
@@ -663,15 +1110,19 @@ static void finish(int code) {
   _exit(EXIT_RKT);
 }
 
+/* Run mode: every app has exited or never started. Mutable: shut down and none runs. */
 static bool pod_done(void) {
-  for (size_t i = 0; i < P.napps; i++)
-    if (P.apps[i].state != APP_EXITED && P.apps[i].state != APP_SKIPPED) return false;
+  if (P.mutable_pod && P.stop_level == 0) return false;
+  for (size_t i = 0; i < P.napps; i++) {
+    enum app_state s = P.apps[i]->state;
+    if (s == APP_STARTING || s == APP_RUNNING || (!P.mutable_pod && s == APP_PENDING)) return false;
+  }
   return true;
 }
 
 static void close_streams(void) {
   for (size_t i = 0; i < P.napps; i++) {
-    struct app *a = &P.apps[i];
+    struct app *a = P.apps[i];
     struct stream *all[] = {&a->out, &a->err, &a->tty};
     for (size_t j = 0; j < 3; j++) {
       /* A descendant of the app may still hold the pipe; take what is there and go. */
@@ -688,7 +1139,7 @@ static void close_streams(void) {
 /* --- interactive --------------------------------------------------------------------------- */
 
 static void receive_console(void) {
-  struct app *a = &P.apps[0];
+  struct app *a = P.apps[0];
   int master = console_receive_master(&P.console);
   if (master == 0) return;
   if (master == -1) die("console socket: receiving the pty master: %s", strerror(errno));
@@ -699,7 +1150,7 @@ static void receive_console(void) {
 }
 
 static void read_stdin(void) {
-  struct app *a = &P.apps[0];
+  struct app *a = P.apps[0];
   ssize_t n;
   do n = read(STDIN_FILENO, chunk, CONSOLE_INPUT_MAX);
   while (n == -1 && errno == EINTR);
@@ -717,77 +1168,132 @@ static void read_stdin(void) {
   if (console_flush_input(&P.console, a->tty.fd) == -1) P.stdin_open = false;
 }
 
-/* --- main ---------------------------------------------------------------------------------- */
+/* --- main loop ----------------------------------------------------------------------------- */
 
-enum slot_kind { SLOT_SIGNALS, SLOT_STREAM, SLOT_CONSOLE_SOCKET, SLOT_STDIN, SLOT_MASTER };
+/* Mutable apps: a per-app console socket while starting, stdin, attach clients. */
+static void poll_mutable_app(struct pollset *ps, struct app *a) {
+  if (a->tty.fd != -1) pollset_add(ps, a->tty.fd, POLLIN, SLOT_STREAM, a, &a->tty);
+  if (a->console != NULL && a->console->listen_fd != -1)
+    pollset_add(ps, a->console->listen_fd, POLLIN, SLOT_APP_CONSOLE, a, NULL);
+  /* Attach clients first: handing their input over may close stdin. */
+  if (a->attach != NULL) attach_poll(ps, a);
+  int in = app_input_fd(a);
+  if (in != -1 && buffer_size(&a->stdin_buf) > 0) pollset_add(ps, in, POLLOUT, SLOT_APP_INPUT, a, NULL);
+}
 
-struct slot {
-  enum slot_kind kind;
-  struct app *app;
-  struct stream *stream;
-};
+static void app_console_ready(struct app *a) {
+  int master = console_receive_master(a->console);
+  if (master == 0) return;
+  if (master == -1) {
+    /* start_done fails the start: it finds no master. */
+    warn("app %s: console socket: receiving the pty master: %s", a->name, strerror(errno));
+    app_console_close(a);
+    return;
+  }
+  a->tty.fd = master;
+  a->stdin_open = true;
+  app_console_close(a);
+}
+
+static void dispatch(struct slot *s, struct pollfd *p) {
+  struct app *a = s->obj;
+  struct stream *st = s->sub;
+  switch (s->kind) {
+  case SLOT_SIGNALS:
+    handle_signals();
+    break;
+  case SLOT_STREAM:
+    if (st->fd == p->fd) stream_pump(a, st);
+    break;
+  case SLOT_CONSOLE_SOCKET:
+    if (P.console.listen_fd != -1) receive_console();
+    break;
+  case SLOT_STDIN:
+    if (P.stdin_open && P.apps[0]->tty.fd != -1) read_stdin();
+    break;
+  case SLOT_MASTER:
+    if (st->fd != p->fd) break;
+    if ((p->revents & POLLOUT) && console_flush_input(&P.console, st->fd) == -1) P.stdin_open = false;
+    if (p->revents & (POLLIN | POLLHUP | POLLERR)) stream_pump(a, st);
+    if (st->fd == -1) P.stdin_open = false;
+    break;
+  case SLOT_APP_CONSOLE:
+    if (a->console != NULL && a->console->listen_fd == p->fd) app_console_ready(a);
+    break;
+  case SLOT_APP_INPUT:
+    if (app_input_fd(a) == p->fd) attach_input_ready(a);
+    break;
+  case SLOT_CONTROL_LISTEN:
+  case SLOT_CONTROL_CONN:
+    control_ready(s, p->revents);
+    break;
+  case SLOT_ATTACH_LISTEN:
+  case SLOT_ATTACH_CLIENT:
+    attach_ready(s, p->revents);
+    break;
+  }
+}
+
+/* Stop deadlines that passed escalate to KILL; backoffs that passed restart their app. Returns
+   the poll timeout until the next one (-1: none). */
+static int run_timers(void) {
+  int timeout = -1;
+  for (size_t i = 0; i < P.napps; i++) {
+    struct app *a = P.apps[i];
+    int ms = -1;
+    if ((a->state == APP_STARTING || a->state == APP_RUNNING) && a->stop_want == 1 && a->kill_armed) {
+      ms = ms_until(a->kill_at);
+      if (ms == 0) app_stop(a, 2, a->kill_at);
+    } else if (a->state == APP_RESTARTING) {
+      ms = ms_until(a->restart_at);
+      if (ms == 0) {
+        a->restarts++;
+        app_start(a);
+      }
+    }
+    /* Whatever changed is looked at again on the next round, at once. */
+    if (ms == 0) return 0;
+    if (ms > 0 && (timeout == -1 || ms < timeout)) timeout = ms;
+  }
+  return timeout;
+}
 
 static void run(void) {
-  size_t max = 4 + 3 * P.napps;
-  struct pollfd *pfds = xmalloc(max * sizeof *pfds);
-  struct slot *slots = xmalloc(max * sizeof *slots);
+  struct pollset ps = {0};
   start_next();
-  while (!pod_done()) {
-    size_t n = 0;
-#define ADD(fd_, ev_, ...) \
-  (pfds[n] = (struct pollfd){.fd = (fd_), .events = (ev_)}, slots[n++] = (struct slot){__VA_ARGS__})
-    ADD(P.sfd, POLLIN, .kind = SLOT_SIGNALS);
+  for (;;) {
+    if (P.mutable_pod) control_tick();
+    int timeout = run_timers();
+    if (pod_done()) break;
+    ps.n = 0;
+    pollset_add(&ps, P.sfd, POLLIN, SLOT_SIGNALS, NULL, NULL);
     for (size_t i = 0; i < P.napps; i++) {
-      struct app *a = &P.apps[i];
-      if (a->out.fd != -1) ADD(a->out.fd, POLLIN, .kind = SLOT_STREAM, .app = a, .stream = &a->out);
-      if (a->err.fd != -1) ADD(a->err.fd, POLLIN, .kind = SLOT_STREAM, .app = a, .stream = &a->err);
+      struct app *a = P.apps[i];
+      if (a->out.fd != -1) pollset_add(&ps, a->out.fd, POLLIN, SLOT_STREAM, a, &a->out);
+      if (a->err.fd != -1) pollset_add(&ps, a->err.fd, POLLIN, SLOT_STREAM, a, &a->err);
+      if (P.mutable_pod) poll_mutable_app(&ps, a);
     }
     if (P.interactive) {
-      struct app *a = &P.apps[0];
-      if (P.console.listen_fd != -1) ADD(P.console.listen_fd, POLLIN, .kind = SLOT_CONSOLE_SOCKET);
+      struct app *a = P.apps[0];
+      if (P.console.listen_fd != -1) pollset_add(&ps, P.console.listen_fd, POLLIN, SLOT_CONSOLE_SOCKET, NULL, NULL);
       if (a->tty.fd != -1)
-        ADD(a->tty.fd, POLLIN | (P.console.pending_len > 0 ? POLLOUT : 0), .kind = SLOT_MASTER,
-            .app = a, .stream = &a->tty);
+        pollset_add(&ps, a->tty.fd, POLLIN | (P.console.pending_len > 0 ? POLLOUT : 0), SLOT_MASTER, a, &a->tty);
       if (P.stdin_open && a->tty.fd != -1 && P.console.pending_len == 0)
-        ADD(STDIN_FILENO, POLLIN, .kind = SLOT_STDIN);
+        pollset_add(&ps, STDIN_FILENO, POLLIN, SLOT_STDIN, NULL, NULL);
     }
-#undef ADD
-    int timeout = P.stop_level == 1 ? ms_until(P.kill_at) : -1;
-    if (poll(pfds, n, timeout) == -1) {
+    if (P.mutable_pod) control_poll(&ps);
+    if (poll(ps.pfds, ps.n, timeout) == -1) {
       if (errno == EINTR) continue;
       die("poll: %s", strerror(errno));
     }
-    for (size_t i = 0; i < n; i++) {
-      if (pfds[i].revents == 0) continue;
-      struct slot *s = &slots[i];
-      /* An earlier slot's work may have closed this fd (and a new pipe may reuse the number). */
-      if (s->stream != NULL && s->stream->fd != pfds[i].fd) continue;
-      switch (s->kind) {
-      case SLOT_SIGNALS:
-        handle_signals();
-        break;
-      case SLOT_STREAM:
-        stream_pump(s->app, s->stream);
-        break;
-      case SLOT_CONSOLE_SOCKET:
-        if (P.console.listen_fd != -1) receive_console();
-        break;
-      case SLOT_STDIN:
-        if (P.stdin_open && P.apps[0].tty.fd != -1) read_stdin();
-        break;
-      case SLOT_MASTER:
-        if ((pfds[i].revents & POLLOUT) && console_flush_input(&P.console, s->stream->fd) == -1)
-          P.stdin_open = false;
-        if (pfds[i].revents & (POLLIN | POLLHUP | POLLERR)) stream_pump(s->app, s->stream);
-        if (s->stream->fd == -1) P.stdin_open = false;
-        break;
-      }
-    }
-    if (P.stop_level == 1 && ms_until(P.kill_at) == 0) stop_pod(2);
-    if (P.interactive && P.apps[0].state == APP_EXITED) P.stdin_open = false;
+    for (size_t i = 0; i < ps.n; i++)
+      if (ps.pfds[i].revents != 0) dispatch(&ps.slots[i], &ps.pfds[i]);
+    if (P.interactive && P.apps[0]->state == APP_EXITED) P.stdin_open = false;
+    apps_sweep();
+    if (P.mutable_pod) control_sweep();
   }
-  free(pfds);
-  free(slots);
+  free(ps.pfds);
+  free(ps.slots);
 }
 
 /* Keeps fds 0-2 taken, so a pipe or log never lands there and gets clobbered by dup2. */
@@ -801,8 +1307,22 @@ static void ensure_stdio(void) {
 }
 
 static void usage(void) {
-  dprintf(2, "usage: rkt-supervisor POD_DIR [--interactive] [--detach]\n");
+  dprintf(2, "usage: rkt-supervisor POD_DIR [--interactive] [--detach] [--mutable]\n");
   exit(EXIT_RKT);
+}
+
+/* An fd named by an environment variable: >= 3 (--detach points 0-2 at /dev/null). */
+static int env_fd(const char *var) {
+  const char *text = getenv(var);
+  if (text == NULL) return -1;
+  char *end;
+  errno = 0;
+  long fd = strtol(text, &end, 10);
+  if (errno != 0 || *end != '\0' || end == text || fd < 3 || fd > INT_MAX)
+    die("%s=%s: not a file descriptor above 2", var, text);
+  /* Close-on-exec for every child we start. */
+  if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) == -1) die("%s=%s: %s", var, text, strerror(errno));
+  return (int)fd;
 }
 
 int main(int argc, char **argv) {
@@ -812,6 +1332,7 @@ int main(int argc, char **argv) {
   for (int i = 2; i < argc; i++) {
     if (strcmp(argv[i], "--interactive") == 0) P.interactive = true;
     else if (strcmp(argv[i], "--detach") == 0) P.detach = true;
+    else if (strcmp(argv[i], "--mutable") == 0) P.mutable_pod = true;
     else usage();
   }
   setup_signals();
@@ -821,18 +1342,11 @@ int main(int argc, char **argv) {
   P.finally_argv = load_argv(path, true, 0, NULL);
   free(path);
 
-  const char *lock = getenv("RKT_LOCK_FD");
-  if (lock != NULL) {
-    char *end;
-    errno = 0;
-    long fd = strtol(lock, &end, 10);
-    /* Not 0-2: --detach points those at /dev/null, which would drop the lock. */
-    if (errno != 0 || *end != '\0' || end == lock || fd < 3 || fd > INT_MAX)
-      die("RKT_LOCK_FD=%s: not a file descriptor above 2", lock);
-    /* Close-on-exec for every child we start; cleared again for `finally` only. */
-    if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) == -1) die("RKT_LOCK_FD=%s: %s", lock, strerror(errno));
-    P.lock_fd = (int)fd;
-  }
+  /* The lock stays close-on-exec for every child; finish() clears that for `finally` only. */
+  P.lock_fd = env_fd("RKT_LOCK_FD");
+  int ready_fd = env_fd("RKT_READY_FD");
+  unsetenv("RKT_READY_FD");
+  if (ready_fd != -1 && ready_fd == P.lock_fd) die("RKT_READY_FD and RKT_LOCK_FD are the same fd");
   const char *grace = getenv("RKT_STOP_TIMEOUT");
   P.grace = 10;
   if (grace != NULL) {
@@ -841,7 +1355,10 @@ int main(int argc, char **argv) {
     if (end == grace || *end != '\0' || !(P.grace >= 0 && P.grace <= 86400))
       die("RKT_STOP_TIMEOUT=%s: not a number of seconds", grace);
   }
+  if (P.mutable_pod && P.interactive) die("--mutable and --interactive exclude each other");
   if (P.interactive && P.detach) die("--interactive and --detach exclude each other");
+  /* A mutable pod outlives the command that made it: it is always detached. */
+  if (P.mutable_pod) P.detach = true;
 
   if (prctl(PR_SET_CHILD_SUBREAPER, 1) == -1) die("PR_SET_CHILD_SUBREAPER: %s", strerror(errno));
   P.devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -853,6 +1370,15 @@ int main(int argc, char **argv) {
     if (getsid(0) != getpid() && setsid() == -1) die("setsid: %s", strerror(errno));
     for (int fd = 0; fd < 3; fd++)
       if (dup2(P.devnull, fd) == -1) die("dup2 /dev/null: %s", strerror(errno));
+    /* Our own complaints (and the signal commands' and finally's) go to supervisor/log, as
+       nobody reads our stderr any more. Without it they are lost, which is no reason to fail. */
+    path = xpath(P.dir, "supervisor/log");
+    int log = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+    free(path);
+    if (log != -1) {
+      dup2(log, STDERR_FILENO);
+      close(log);
+    }
   }
 
   path = xpath(P.dir, "supervisor/pid");
@@ -867,8 +1393,16 @@ int main(int argc, char **argv) {
     if (console_listen(&P.console, path) == -1) die("console socket %s: %s", path, strerror(errno));
     free(path);
   }
+  if (P.mutable_pod && control_listen() == -1)
+    die("%s/supervisor/control.sock: %s", P.dir, strerror(errno));
+  if (ready_fd != -1) {
+    /* Everything a client may look for is there; a failed write means nobody waits. */
+    (void)write_all(ready_fd, "ready\n", 6);
+    close(ready_fd);
+  }
 
   run();
+  if (P.mutable_pod) control_pod_done();
   close_streams();
-  finish(P.exit_code);
+  finish(P.mutable_pod ? 0 : P.exit_code);
 }

@@ -1,10 +1,13 @@
 /**
  * Pod directories for rkt-supervisor tests, with a fake OCI runtime that behaves like
  * `runc run --detach`: it starts the app, has its pid written to the pid file, exits 0 and never
- * waits for the app, which is re-parented to the supervisor (a subreaper).
+ * waits for the app, which is re-parented to the supervisor (a subreaper). Apps with a terminal
+ * use a second fake (python3) that does what `runc run --detach --console-socket` does.
  */
 import { mkdir, readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import type { TestContext } from "node:test";
+import { makeTempDir, removeTempDir } from "../../support/tmp.js";
 
 /** One app of a {@link fakePod}. */
 export interface FakeApp {
@@ -15,6 +18,10 @@ export interface FakeApp {
   readonly start?: readonly string[];
   /** Give the app a `signal` command, which appends each signal name it gets to `signals`. */
   readonly signalCommand?: boolean;
+  /** Content of `apps/NAME/restart` (mutable pods), e.g. "on-failure 50 200". */
+  readonly restart?: string;
+  /** Content of `apps/NAME/stdin` (mutable pods): "stream", "stream once" or "tty". */
+  readonly stdin?: string;
 }
 
 /** Options of {@link fakePod}. */
@@ -37,10 +44,11 @@ export interface LogRecord {
  * without waiting, so the app is the supervisor's from the start; it writes its own pid (temp +
  * rename, as runc does) before it runs the script, and the runtime exits once the file is there.
  * The app's $0 is the pid file path, so its command line names the pod directory and
- * killLeftovers can tell it from an unrelated process.
+ * killLeftovers can tell it from an unrelated process. The app inherits the runtime's stdin, as
+ * runc's detached pass-through mode does (a mutable pod's "stream" stdin reaches it that way).
  */
 const FAKE_RUNTIME =
-  `setsid -f sh -c 'echo $$ > "$0.tmp" && mv "$0.tmp" "$0" && exec sh -c "$1" "$0"' "$1" "$2" </dev/null; ` +
+  `setsid -f sh -c 'echo $$ > "$0.tmp" && mv "$0.tmp" "$0" && exec sh -c "$1" "$0"' "$1" "$2"; ` +
   'while [ ! -e "$1" ]; do sleep 0.01; done; exit 0';
 
 /* Records the signal name (appended last, $2) and delivers it to the app's process group. */
@@ -60,17 +68,62 @@ export function argvFile(argv: readonly string[]): string {
 export async function fakePod(dir: string, apps: readonly FakeApp[], options: FakePodOptions = {}): Promise<void> {
   await mkdir(join(dir, "supervisor"), { recursive: true });
   await writeFile(join(dir, "supervisor", "apps"), apps.map((a) => `${a.name}\n`).join(""));
-  for (const app of apps) {
-    const appDir = join(dir, "apps", app.name);
-    await mkdir(appDir, { recursive: true });
-    const start = app.start ?? ["/bin/sh", "-c", FAKE_RUNTIME, "fake-runtime", join(appDir, "pid"), app.script ?? "exit 0"];
-    await writeFile(join(appDir, "start"), argvFile(start));
-    if (app.signalCommand === true) {
-      await writeFile(join(appDir, "signal"), argvFile(["/bin/sh", "-c", FAKE_SIGNAL, "fake-signal", appDir]));
-    }
-  }
+  for (const app of apps) await writeFakeApp(dir, app);
   if (options.finally !== undefined) await writeFile(join(dir, "supervisor", "finally"), argvFile(options.finally));
 }
+
+/**
+ * Writes one app's files (`apps/NAME/{start,signal,restart,stdin}`), as stage0 does before it
+ * asks a mutable pod's supervisor to start it. With `stdin: "tty"` the start command is the
+ * python fake runc, given `--console-socket apps/NAME/console.sock`.
+ *
+ * @example
+ * await writeFakeApp(dir, { name: "echo", script: "exec cat", stdin: "stream" });
+ */
+export async function writeFakeApp(dir: string, app: FakeApp): Promise<void> {
+  const appDir = join(dir, "apps", app.name);
+  await mkdir(appDir, { recursive: true });
+  let start = app.start ?? ["/bin/sh", "-c", FAKE_RUNTIME, "fake-runtime", join(appDir, "pid"), app.script ?? "exit 0"];
+  if (app.start === undefined && app.stdin === "tty") {
+    const runc = join(dir, "fake-runc.py");
+    await writeFile(runc, FAKE_RUNC);
+    start = ["python3", runc, "--console-socket", join(appDir, "console.sock"), "--pid-file", join(appDir, "pid"), "--", "sh", "-c", app.script ?? "exit 0", appDir];
+  }
+  await writeFile(join(appDir, "start"), argvFile(start));
+  if (app.signalCommand === true) {
+    await writeFile(join(appDir, "signal"), argvFile(["/bin/sh", "-c", FAKE_SIGNAL, "fake-signal", appDir]));
+  }
+  if (app.restart !== undefined) await writeFile(join(appDir, "restart"), `${app.restart}\n`);
+  if (app.stdin !== undefined) await writeFile(join(appDir, "stdin"), `${app.stdin}\n`);
+}
+
+/**
+ * A fake `runc run --detach --console-socket SOCK --pid-file PIDFILE -- CMD...` (python3): it
+ * allocates the app's pty, starts the app on it, writes the pid file and sends the master over
+ * the console socket with SCM_RIGHTS, then exits.
+ */
+export const FAKE_RUNC = `
+import fcntl, os, socket, sys, termios
+_, _, sock, _, pid_file, _, *cmd = sys.argv
+master, slave = os.openpty()
+pid = os.fork()
+if pid == 0:
+    os.setsid()
+    fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
+    for fd in (0, 1, 2):
+        os.dup2(slave, fd)
+    os.closerange(3, 256)
+    os.execvp(cmd[0], cmd)
+os.close(slave)
+with open(pid_file + ".tmp", "w") as f:
+    f.write(str(pid))
+os.rename(pid_file + ".tmp", pid_file)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.connect(sock)
+socket.send_fds(s, [b"/dev/pts/fake"], [master])
+s.close()
+os._exit(0)
+`;
 
 /** Contents of `apps/NAME/FILE`, or undefined if it does not exist. */
 export async function appFile(dir: string, app: string, file: string): Promise<string | undefined> {
@@ -102,6 +155,23 @@ export async function readLog(dir: string, app: string): Promise<LogRecord[]> {
 /** The records of one stream as "TAG text" strings, for compact assertions. */
 export function records(log: readonly LogRecord[], stream: LogRecord["stream"]): string[] {
   return log.filter((r) => r.stream === stream).map((r) => `${r.tag} ${r.text}`);
+}
+
+/**
+ * A fresh pod directory for test `t`. When the test ends, the processes it left running are
+ * killed first ({@link killLeftovers} needs the pid files in it), then the directory is removed.
+ *
+ * @example
+ * const dir = await podTempDir(t);
+ * await fakePod(dir, [{ name: "web", script: "exit 0" }]);
+ */
+export async function podTempDir(t: TestContext): Promise<string> {
+  const dir = await makeTempDir("rkt-pod-");
+  t.after(async () => {
+    await killLeftovers(dir);
+    await removeTempDir(dir);
+  });
+  return dir;
 }
 
 /**

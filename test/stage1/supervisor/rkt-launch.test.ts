@@ -6,9 +6,8 @@ import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, test, type TestContext } from "node:test";
-import { tempDir } from "../../support/tmp.js";
 import { buildBinaries, type Binaries } from "./build-binaries.js";
-import { appFile, argvFile, fakePod, killLeftovers, readLog } from "./fake-pod.js";
+import { appFile, argvFile, fakePod, podTempDir, readLog } from "./fake-pod.js";
 import { spawnCollect, waitFor, type Running } from "./spawn-collect.js";
 
 let bin: Binaries;
@@ -96,8 +95,7 @@ test("rkt-launch forwards SIGTERM to node, and to the supervisor once handed ove
 });
 
 test("rkt-launch → node → rkt-supervisor → finally: a real Node hand-over, SIGTERM stops the pod, both stay small", async (t) => {
-  const dir = await tempDir(t, "rkt-pod-");
-  t.after(() => killLeftovers(dir));
+  const dir = await podTempDir(t);
   await fakePod(dir, [{ name: "app", script: "trap 'echo stopping; exit 143' TERM; echo ready; while :; do sleep 0.05; done" }]);
   await writeFile(join(dir, "supervisor", "finally"), argvFile(["/bin/sh", "-c", 'echo "teardown $RKT_EXIT_CODE"; exit "$RKT_EXIT_CODE"']));
   // What `rkt run` will do: spawn the supervisor, hand its pid over on fd 3, exit.
@@ -140,8 +138,7 @@ const sq = (s: string): string => `'${s.replaceAll("'", `'\\''`)}'`;
  */
 test("rkt-launch passes one Ctrl-C from the terminal to the supervisor, in its process group or not", async (t) => {
   for (const spawnSupervisor of ['"$1" "$2" &', 'setsid "$1" "$2" &']) {
-    const dir = await tempDir(t, "rkt-pod-");
-    t.after(() => killLeftovers(dir));
+    const dir = await podTempDir(t);
     // Stopping takes the app 0.5 s: a duplicate SIGINT would make the supervisor KILL it (137).
     await fakePod(dir, [{ name: "app", script: "trap 'sleep 0.5; exit 7' TERM; echo ready; while :; do sleep 0.05; done" }]);
     const node = `${spawnSupervisor} echo "wait $!" >&3; exit 0`;

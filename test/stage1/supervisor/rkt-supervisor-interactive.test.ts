@@ -1,16 +1,15 @@
 /**
  * rkt-supervisor --interactive with real ptys: `script` gives the supervisor a terminal, and a
- * fake runc (python3, written here) does what `runc run --detach --console-socket` does: it
- * allocates the app's pty, starts the app on it, and sends the master over the console socket
- * with SCM_RIGHTS.
+ * fake runc (python3, FAKE_RUNC in fake-pod.ts) does what `runc run --detach --console-socket`
+ * does: it allocates the app's pty, starts the app on it, and sends the master over the console
+ * socket with SCM_RIGHTS.
  */
 import assert from "node:assert/strict";
 import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, test, type TestContext } from "node:test";
-import { tempDir } from "../../support/tmp.js";
 import { buildBinaries, type Binaries } from "./build-binaries.js";
-import { appFile, fakePod, killLeftovers, readLog } from "./fake-pod.js";
+import { appFile, FAKE_RUNC, fakePod, podTempDir, readLog } from "./fake-pod.js";
 import { spawnCollect, waitFor, type Running } from "./spawn-collect.js";
 
 let bin: Binaries;
@@ -18,30 +17,6 @@ before(async () => {
   bin = await buildBinaries();
 });
 after(() => bin.remove());
-
-/* argv: --console-socket SOCK --pid-file PIDFILE -- CMD... */
-const FAKE_RUNC = `
-import fcntl, os, socket, sys, termios
-_, _, sock, _, pid_file, _, *cmd = sys.argv
-master, slave = os.openpty()
-pid = os.fork()
-if pid == 0:
-    os.setsid()
-    fcntl.ioctl(slave, termios.TIOCSCTTY, 0)
-    for fd in (0, 1, 2):
-        os.dup2(slave, fd)
-    os.closerange(3, 256)
-    os.execvp(cmd[0], cmd)
-os.close(slave)
-with open(pid_file + ".tmp", "w") as f:
-    f.write(str(pid))
-os.rename(pid_file + ".tmp", pid_file)
-s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-s.connect(sock)
-socket.send_fds(s, [b"/dev/pts/fake"], [master])
-s.close()
-os._exit(0)
-`;
 
 /*
  * Shell that waits (up to 10 s) until the app's terminal size is no longer `size`. The pty starts
@@ -59,8 +34,7 @@ const sq = (s: string): string => `'${s.replaceAll("'", `'\\''`)}'`;
  * `outside` runs in the background next to the supervisor, on the same terminal.
  */
 async function interactivePod(t: TestContext, appScript: string, outside = ""): Promise<{ dir: string; run: Running }> {
-  const dir = await tempDir(t, "rkt-pod-");
-  t.after(() => killLeftovers(dir));
+  const dir = await podTempDir(t);
   const runc = join(dir, "fake-runc.py");
   await writeFile(runc, FAKE_RUNC);
   const sock = join(dir, "supervisor", "console.sock");

@@ -7,9 +7,8 @@ import { existsSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, test, type TestContext } from "node:test";
-import { tempDir } from "../../support/tmp.js";
 import { buildBinaries, type Binaries } from "./build-binaries.js";
-import { appFile, fakePod, killLeftovers, readLog, records, type FakeApp, type FakePodOptions } from "./fake-pod.js";
+import { appFile, fakePod, podTempDir, readLog, records, type FakeApp, type FakePodOptions } from "./fake-pod.js";
 import { spawnCollect, waitFor, type Running, type SpawnCollectOptions } from "./spawn-collect.js";
 
 let bin: Binaries;
@@ -26,8 +25,7 @@ const trapsTerm = (code: number): string =>
 const ignoresTerm = "trap '' TERM; echo ready; while :; do sleep 0.05; done";
 
 async function pod(t: TestContext, apps: readonly FakeApp[], options: FakePodOptions = {}): Promise<string> {
-  const dir = await tempDir(t, "rkt-pod-");
-  t.after(() => killLeftovers(dir));
+  const dir = await podTempDir(t);
   await fakePod(dir, apps, options);
   return dir;
 }
@@ -141,7 +139,7 @@ test("rkt-supervisor KILLs at once on a second SIGTERM", async (t) => {
 });
 
 test("rkt-supervisor execs finally with RKT_EXIT_CODE while the pod lock is still held", async (t) => {
-  const dir = await tempDir(t, "rkt-pod-");
+  const dir = await podTempDir(t);
   const lock = join(dir, "pod.lck");
   // `finally` reports what it sees, then waits until the test has checked the lock from outside.
   const fin = [
@@ -153,7 +151,6 @@ test("rkt-supervisor execs finally with RKT_EXIT_CODE while the pod lock is stil
     dir,
   ];
   await fakePod(dir, [{ name: "app", script: "exit 5" }], { finally: fin });
-  t.after(() => killLeftovers(dir));
   // flock(1) takes the lock on fd 9, which the supervisor gets as RKT_LOCK_FD.
   const p = spawnCollect("/bin/sh", ["-c", 'exec 9>"$1"; flock -x 9; RKT_LOCK_FD=9 exec "$2" "$3"', "wrap", lock, bin.supervisor, dir]);
   await waitFor(() => existsSync(join(dir, "finally.ready")), "finally to run");
