@@ -64,9 +64,10 @@ export const podRunFlags = {
 } as const;
 
 export function appRequestFrom(image: string, v: FlagValues<typeof appFlags>, given: ReadonlySet<string>, args: readonly string[] | undefined): AppRequest {
-  if (v.signature.length > 0) throw new RktError("unimplemented", "--signature: signed ACI images are not supported yet");
+  if (v.signature.length > 1) throw new RktError("invalid-argument", `--signature given ${v.signature.length} times for ${image}`, { hint: "one signature file per image" });
   return {
     image,
+    ...(v.signature[0] === undefined ? {} : { signature: v.signature[0] }),
     ...(given.has("name") ? { name: v.name } : {}),
     ...(given.has("exec") ? { exec: v.exec } : {}),
     ...(args === undefined ? {} : { args }),

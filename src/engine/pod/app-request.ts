@@ -5,6 +5,8 @@
 export interface AppRequest {
   /** The image argument as typed (`docker://nginx`, an ID, a name, a layout path). */
   readonly image: string;
+  /** `--signature FILE`: the image's detached signature (ACI files and URLs). */
+  readonly signature?: string | undefined;
   readonly name?: string | undefined;
   /** `--exec`: replaces the image's whole exec. */
   readonly exec?: string | undefined;

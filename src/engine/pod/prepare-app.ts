@@ -43,6 +43,11 @@ export interface PrepareAppInput {
   readonly consoleSocket: string | undefined;
   /** The caller's terminal size, so a terminal app starts with it (not 0x0). */
   readonly consoleSize?: { readonly rows: number; readonly columns: number } | undefined;
+  /**
+   * The app may be started again (mutable pods: `rkt app start` after an exit, restart policies):
+   * its start command first removes the runtime's container of the last run, whose ID it reuses.
+   */
+  readonly restartable?: boolean | undefined;
 }
 
 /**
@@ -104,7 +109,8 @@ export async function prepareApp(input: PrepareAppInput): Promise<void> {
   }
   atomicWriteFileSync(files.appFile(app.name, "config.json"), JSON.stringify(spec, null, 2));
   const netns = ns === undefined || ns.net === "host" ? undefined : ns.net;
-  writeArgv(files.appFile(app.name, "start"), runtime.startArgv(bundle, containerId(ref.uuid, app.name), files.appFile(app.name, "pid"), input.consoleSocket, netns));
+  const start = runtime.startArgv(bundle, containerId(ref.uuid, app.name), files.appFile(app.name, "pid"), input.consoleSocket, netns);
+  writeArgv(files.appFile(app.name, "start"), input.restartable === true ? deleteFirst(runtime.deleteArgv(containerId(ref.uuid, app.name)), start) : start);
   const signal = runtime.signalArgv(containerId(ref.uuid, app.name));
   if (signal !== undefined) writeArgv(files.appFile(app.name, "signal"), signal);
 }
@@ -122,6 +128,12 @@ async function seedVolume(rootfs: string, path: string, volume: string): Promise
   chmodSync(volume, st.mode & 0o7777);
 }
 
+
+/** `sh -c 'DELETE >/dev/null 2>&1; exec "$@"' sh START...`: the start argv, after removing a stale container. */
+function deleteFirst(deleteArgv: readonly string[], start: readonly string[]): string[] {
+  const q = (a: string): string => `'${a.replace(/'/g, "'\\''")}'`;
+  return ["/bin/sh", "-c", `${deleteArgv.map(q).join(" ")} >/dev/null 2>&1; exec "$@"`, "sh", ...start];
+}
 
 /** Writes an argv file as the supervisor reads it: every argument followed by a NUL. */
 export function writeArgv(path: string, argv: readonly string[]): void {

@@ -27,7 +27,7 @@ export interface PrepareOptions {
 export async function resolveApps(images: ImageStore, request: PodRequest, fetch: FetchOptions): Promise<ResolvedApp[]> {
   const out: ResolvedApp[] = [];
   for (const app of request.apps) {
-    const record = await fetchImage(images, app.image, fetch);
+    const record = await fetchImage(images, app.image, app.signature === undefined ? fetch : { ...fetch, signature: app.signature });
     const names = images.namesOf(record.id);
     out.push({ request: app, image: record, imageName: names[0] });
   }

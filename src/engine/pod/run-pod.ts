@@ -43,15 +43,26 @@ export interface RunOptions {
   /** rkt's `--net` entries: `none` (loopback only), `host`, `default`, named CNI networks. */
   readonly net: readonly string[];
   /** `--port=NAME:[HOSTIP:]HOSTPORT`: NAME is an app port (Docker ports are named `80-tcp`). */
-  readonly ports: readonly { readonly name: string; readonly hostIP?: string | undefined; readonly hostPort: number }[];
+  readonly ports: readonly {
+    readonly name: string;
+    readonly hostIP?: string | undefined;
+    readonly hostPort: number;
+    /** A sandbox has no apps yet: its ports name the pod port and protocol themselves. */
+    readonly podPort?: { readonly protocol: "tcp" | "udp"; readonly port: number } | undefined;
+  }[];
   readonly hostname?: string | undefined;
   readonly dns: DnsOptions;
   readonly hostsEntries: readonly (readonly [string, string])[];
   readonly interactive: boolean;
   /** The caller's terminal size, so an interactive app starts with it (not 0x0). */
   readonly consoleSize?: { readonly rows: number; readonly columns: number } | undefined;
-  /** Supervise without a terminal, in a new session (for `rkt app sandbox` and the CRI server). */
+  /** Supervise without a terminal, in a new session. */
   readonly detach: boolean;
+  /**
+   * A mutable pod (`rkt app sandbox`, the CRI server): detached, apps added, started, stopped and
+   * removed one at a time through the supervisor's control socket; none start by themselves.
+   */
+  readonly mutable?: boolean | undefined;
   readonly insecure: InsecureOptions;
   /** `--local-config`: its net.d holds the CNI network configurations. */
   readonly localConfig: string;
@@ -91,16 +102,20 @@ export async function runPreparedPod(pods: PodStore, images: ImageStore, prepare
   const runtime = runtimeFor(flavor, options.warn);
   try {
     const manifest = pods.readManifest(ref);
+    const mutable = options.mutable === true;
+    if (mutable && (options.interactive || flavor === "fly")) {
+      throw new RktError("invalid-argument", options.interactive ? "a mutable pod cannot be --interactive (attach to its apps instead)" : 'stage1 "fly" runs exactly one app and cannot host a mutable pod');
+    }
     if (options.interactive && manifest.apps.length !== 1) {
       throw new RktError("invalid-argument", `--interactive needs a pod of exactly one app; this one has ${manifest.apps.length}`);
     }
-    if (flavor === "fly" && manifest.apps.length !== 1) {
+    if (flavor === "fly" && manifest.apps.length !== 1 && !mutable) {
       throw new RktError("invalid-argument", `stage1 "fly" runs exactly one app; this pod has ${manifest.apps.length}`);
     }
     // fly always uses the host's network (rkt ignored --net for it).
     const request = flavor === "fly" ? ({ mode: "host" } as const) : parseNetFlags(options.net);
     const hostname = options.hostname ?? `rkt-${ref.uuid}`;
-    atomicWriteFileSync(files.runOptions, JSON.stringify({ net: options.net, hostname, dns: options.dns, interactive: options.interactive, flavor }));
+    atomicWriteFileSync(files.runOptions, JSON.stringify({ net: options.net, hostname, dns: options.dns, interactive: options.interactive, flavor, mutable }));
     const ports = resolvePorts(manifest, options.ports);
     if (ports.length > 0 && request.mode !== "contained") {
       throw new RktError("invalid-argument", `--port needs a contained network; this pod uses --net=${request.mode}`, { hint: "use --net=default (or a named network) with --port" });
@@ -123,7 +138,7 @@ export async function runPreparedPod(pods: PodStore, images: ImageStore, prepare
     }
     writeSupervisorPlan(files, manifest, ref, options, runtime, networks.length > 0);
     options.signal?.throwIfAborted();
-    const started = startSupervisor(files, lock, options);
+    const started = mutable ? await startMutableSupervisor(files, lock, options) : startSupervisor(files, lock, options);
     // A signal that reached stage0 after the supervisor started but before the launcher knew its
     // pid would be lost: pass it on, the supervisor stops the apps.
     const forward = (): void => {
@@ -149,6 +164,7 @@ export async function runPreparedPod(pods: PodStore, images: ImageStore, prepare
 /** `--port` names resolved against the apps' ports (rkt-features §5). */
 function resolvePorts(manifest: PodManifest, requested: RunOptions["ports"]): PortForward[] {
   return requested.map((p) => {
+    if (p.podPort !== undefined) return { protocol: p.podPort.protocol, containerPort: p.podPort.port, hostPort: p.hostPort, ...(p.hostIP === undefined ? {} : { hostIP: p.hostIP }) };
     const found = manifest.apps.flatMap((a) => a.app.ports ?? []).find((port) => port.name === p.name);
     if (found === undefined) {
       const known = manifest.apps.flatMap((a) => (a.app.ports ?? []).map((port) => port.name));
@@ -185,7 +201,8 @@ function writeEtcFiles(files: PodFiles, hostname: string, net: "host" | "contain
   writeFileSync(files.etc("resolv.conf"), `${resolv}\n`);
 }
 
-function prepareVolumes(files: PodFiles, manifest: PodManifest): void {
+/** Creates the pod's empty volumes (mode and owner as asked) and checks its host volumes exist. */
+export function prepareVolumes(files: PodFiles, manifest: PodManifest): void {
   for (const v of manifest.volumes ?? []) {
     if (v.kind === "empty") {
       const dir = files.volume(v.name);
@@ -202,7 +219,8 @@ function writeSupervisorPlan(files: PodFiles, manifest: PodManifest, ref: PodRef
   mkdirSync(join(files.dir, "supervisor"), { recursive: true });
   atomicWriteFileSync(files.supervisor("apps"), manifest.apps.map((a) => `${a.name}\n`).join(""));
   // CNI DEL needs Node (configs, results, leftover rules); everything else a shell does faster.
-  const teardown = withNetworks
+  // A mutable pod's apps are only known when it ends: Node's teardown lists them then.
+  const teardown = withNetworks || options.mutable === true
     ? [...options.rktArgv, "stage1-teardown", ref.uuid]
     : ["/bin/sh", "-c", teardownScript(ref.uuid, files.dir, runtime, manifest.apps.map((a) => a.name))];
   writeArgv(files.supervisor("finally"), teardown);
@@ -242,6 +260,38 @@ function startSupervisor(files: PodFiles, lock: FileLock, options: RunOptions): 
     supervisorPid: pid,
     exited: new Promise((resolve) => child.once("exit", (code, signal) => resolve(code ?? (signal === null ? 254 : 128 + signalNumber(signal))))),
   };
+}
+
+/**
+ * A mutable pod's supervisor: detached, in its own session, and up once it says `ready` on the
+ * pipe at fd 4 (its control socket then accepts requests). EOF without it means it failed; its
+ * own log says why, and its `finally` already released the pod.
+ */
+async function startMutableSupervisor(files: PodFiles, lock: FileLock, options: RunOptions): Promise<{ supervisorPid: number; exited: Promise<number> | undefined }> {
+  const child = spawn(join(options.stage1Dir, "rkt-supervisor"), [files.dir, "--mutable"], {
+    stdio: ["ignore", "ignore", "ignore", lock.descriptor, "pipe"],
+    env: { ...withoutLaunchFd(process.env), RKT_LOCK_FD: "3", RKT_READY_FD: "4" },
+    detached: true,
+  });
+  const pid = child.pid;
+  if (pid === undefined) {
+    throw new RktError("internal", `cannot start the stage1 supervisor (${join(options.stage1Dir, "rkt-supervisor")})`, { hint: "run scripts/install.sh to build it" });
+  }
+  lock.forget();
+  const pipe = child.stdio[4] as import("node:stream").Readable;
+  let said = "";
+  for await (const chunk of pipe) said += String(chunk);
+  child.unref();
+  if (!said.startsWith("ready")) {
+    let log = "";
+    try {
+      log = readFileSync(join(files.dir, "supervisor", "log"), "utf8").trim().split("\n").slice(-3).join("; ");
+    } catch {
+      // no log
+    }
+    throw new RktError("internal", `the pod's supervisor did not start${log === "" ? "" : `: ${log}`}`);
+  }
+  return { supervisorPid: pid, exited: undefined };
 }
 
 function withoutLaunchFd(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
