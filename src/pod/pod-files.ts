@@ -15,10 +15,14 @@
  * apps/<app>/pid               the app's host pid (written by the runtime)
  * apps/<app>/log               its output, in the Kubernetes CRI log format
  * apps/<app>/started, exit, finished    written by the supervisor
+ * apps/<app>/{restart,stdin,log-path}  mutable pods: restart policy, stdin mode, log location
+ * apps/<app>/{restarts,attach.sock,console.sock}  mutable pods: written/served by the supervisor
  * overlay/<app>/{upper,work}   the app's writable layer
  * volumes/<name>/              empty volumes
  * etc/{hosts,resolv.conf,hostname}      generated files bind-mounted into apps
- * supervisor/{apps,finally,pid,console.sock}
+ * supervisor/{apps,finally,pid,console.sock,log}
+ * supervisor/control.sock      mutable pods: the supervisor's control socket (src/stage1/supervisor-control.ts)
+ * mutate.lock                  mutable pods: serializes changes to the manifest
  * ```
  */
 import { join } from "node:path";
