@@ -187,3 +187,52 @@ test("bad input: each refusal is one clear error, exit 254, and the pod is uncha
   assert.equal(r.code, 254);
   assert.match(r.stderr, /not running|not a mutable pod/);
 });
+
+function shellQuote(s: string): string {
+  return `'${s.replace(/'/g, "'\\''")}'`;
+}
+
+/** `rkt attach` under script(1): a real terminal, as a user's. */
+function attachInTerminal(dir: string, uuid: string, app: string): { write: (s: string) => void; output: () => string; exited: Promise<number | null>; kill: () => void } {
+  const cmd = [RKT_BIN, `--dir=${dir}`, "attach", `--app=${app}`, uuid].map(shellQuote).join(" ");
+  const child = spawn("script", ["-qfec", `stty rows 40 cols 100; ${cmd}`, "/dev/null"], { stdio: ["pipe", "pipe", "pipe"] });
+  let output = "";
+  child.stdout.on("data", (b: Buffer) => (output += b.toString()));
+  child.stderr.on("data", (b: Buffer) => (output += b.toString()));
+  return {
+    write: (s) => child.stdin.write(s),
+    output: () => output,
+    exited: new Promise((resolve) => child.once("exit", (code) => resolve(code))),
+    kill: () => child.kill("SIGKILL"),
+  };
+}
+
+test("attach to a tty app: a real terminal with its size, Ctrl-P Ctrl-Q detaches and the app keeps running, exit code on exit", async (t) => {
+  const { dir, busybox, uuid } = await sandbox(t);
+  await ok(dir, ["app", "add", uuid, busybox, "--name=sh", "--stdin=tty", "--exec=/bin/sh"]);
+  await ok(dir, ["app", "start", uuid, "--app=sh"]);
+  const first = attachInTerminal(dir, uuid, "sh");
+  try {
+    await sleep(500);
+    first.write("[ -t 0 ] && echo TTY-$((6*7)); /bin/busybox stty size\n");
+    await waitFor("the tty check", async () => (/TTY-42/.test(first.output()) && /40 100/.test(first.output()) ? true : undefined));
+    first.write("\x10\x11");
+    const code = await Promise.race([first.exited, sleep(10_000).then(() => "timeout" as const)]);
+    assert.equal(code, 0, first.output());
+    assert.match(first.output(), /detached/);
+  } finally {
+    first.kill();
+  }
+  assert.equal((await status(dir, uuid, "sh")).state, "running");
+  const second = attachInTerminal(dir, uuid, "sh");
+  try {
+    await sleep(500);
+    second.write("exit 3\n");
+    const code = await Promise.race([second.exited, sleep(10_000).then(() => "timeout" as const)]);
+    assert.equal(code, 3, second.output());
+  } finally {
+    second.kill();
+  }
+  assert.equal((await status(dir, uuid, "sh")).exit_code, "3");
+  await ok(dir, ["stop", uuid]);
+});
