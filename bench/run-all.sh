@@ -19,3 +19,5 @@ echo "run-all: cached fetch" >&2
 node --import tsx bench/cached-fetch.ts
 echo "run-all: pull + unpack (several minutes)" >&2
 node --import tsx bench/pull.ts "$@"
+echo "run-all: mutable pods, app by app (about 2.5 minutes)" >&2
+node --import tsx bench/app.ts
