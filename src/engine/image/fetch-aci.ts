@@ -22,7 +22,7 @@ import { pipeline } from "node:stream/promises";
 import { describe, RktError, wrap } from "../../lib/errors.js";
 import { domainAuthHeaders } from "../../config/auth-config.js";
 import { hostAppcPlatform, parseAppImageName, type AppImageName } from "../../image/formats/appc/app-name.js";
-import type { AciDependency } from "../../image/formats/appc/image-manifest.js";
+import { aciImageIdMatches, type AciDependency } from "../../image/formats/appc/image-manifest.js";
 import { discoverApp } from "../../image/fetch/appc/discovery.js";
 import { httpGet, type HttpOptions } from "../../image/fetch/appc/http-get.js";
 import { importAci } from "../../image/fetch/aci/import-aci.js";
@@ -172,8 +172,9 @@ async function keysFor(name: string, options: FetchOptions): Promise<TrustedKey[
 
 /** Dependencies: by name and labels (the host's os/arch unless given), new pull policy. */
 async function fetchDependency(store: ImageStore, dep: AciDependency, options: FetchOptions): Promise<ImageRecord> {
-  if (dep.imageID !== undefined) {
-    const byId = store.listImages().find((r) => r.id.replace(":", "-").startsWith(dep.imageID ?? "-"));
+  const imageId = dep.imageID;
+  if (imageId !== undefined) {
+    const byId = store.listImages().find((r) => aciImageIdMatches(r.id, imageId));
     if (byId !== undefined) return byId;
   }
   const host = hostAppcPlatform();
