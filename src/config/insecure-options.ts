@@ -34,9 +34,22 @@ export function parseInsecureOptions(values: readonly string[]): InsecureOptions
   return out;
 }
 
-/** The warnings rkt printed when a user turned a protection off. */
-export function insecureWarnings(opts: InsecureOptions): string[] {
+/**
+ * The warnings rkt printed when a user turned a protection off: those of fetching (image, tls,
+ * http, pubkey) for `scope` "fetch", those of running a pod (capabilities, paths, seccomp) for
+ * "run", printed when the pod starts.
+ *
+ * @example
+ * insecureWarnings(parseInsecureOptions(["all-run"]), "run"); // 3 warnings
+ */
+export function insecureWarnings(opts: InsecureOptions, scope: "fetch" | "run" = "fetch"): string[] {
   const w: string[] = [];
+  if (scope === "run") {
+    if (opts.has("capabilities")) w.push("apps get every capability rkt holds (--insecure-options=capabilities)");
+    if (opts.has("paths")) w.push("kernel paths are not masked and host devices are not restricted (--insecure-options=paths)");
+    if (opts.has("seccomp")) w.push("seccomp filtering has been disabled (--insecure-options=seccomp)");
+    return w;
+  }
   if (opts.has("image")) w.push("image signature verification has been disabled");
   if (opts.has("tls")) w.push("TLS has been disabled");
   if (opts.has("http")) w.push("plain HTTP has been allowed for fetching images, signatures and keys");

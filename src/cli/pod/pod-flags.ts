@@ -3,7 +3,9 @@
  * image), with rkt's names, and their translation into the engine's requests.
  */
 import { RktError } from "../../lib/errors.js";
-import type { AppRequest, VolumeRequest } from "../../engine/pod/app-request.js";
+import type { AppRequest, AppSecurity, VolumeRequest } from "../../engine/pod/app-request.js";
+import { parseCapabilityNames } from "../../stage1/oci/capabilities.js";
+import { parseSeccompFlag } from "../../stage1/oci/seccomp/seccomp-set.js";
 import { boolFlag, listFlag, parseBool, stringFlag, type FlagValues } from "../args/flags.js";
 
 export const appFlags = {
@@ -22,6 +24,9 @@ export const appFlags = {
   oomScoreAdj: stringFlag("oom-score-adj isolator override (0..1000 on this machine)"),
   annotation: listFlag("set an annotation for the preceding app (NAME=VALUE)"),
   signature: listFlag("local signature file to use in validating the preceding image"),
+  capsRetain: stringFlag("capabilities the preceding app keeps, all others dropped (e.g. CAP_NET_ADMIN,CAP_SYS_TIME)"),
+  capsRemove: stringFlag("capabilities removed from the preceding app's default set (e.g. CAP_NET_RAW,CAP_MKNOD)"),
+  seccomp: stringFlag("seccomp filter of the preceding app: mode=retain|remove[,errno=ENAME],SYSCALL|@GROUP,..."),
 } as const;
 
 export const stage1Flags = {
@@ -42,7 +47,7 @@ export const podPrepareFlags = {
   setEnvFile: listFlag("a file of environment variables for all apps (K=V lines)"),
   pullPolicy: stringFlag("when to fetch images: new, update, never", "new", ["new", "update", "never"]),
   noOverlay: boolFlag("disable overlay filesystems (not supported: rkt always uses overlayfs)", false, true),
-  privateUsers: boolFlag("run the pod in a user namespace (not supported yet)", false, true),
+  privateUsers: boolFlag("run the pod in a user namespace, on a host UID/GID range no other pod uses"),
   quiet: boolFlag("suppress superfluous output on stdout, print only the UUID"),
   storeOnly: boolFlag("deprecated: --pull-policy=never", false, true),
   noStore: boolFlag("deprecated: --pull-policy=update", false, true),
@@ -83,7 +88,31 @@ export function appRequestFrom(image: string, v: FlagValues<typeof appFlags>, gi
     ...(given.has("cpuShares") ? { cpuShares: intFlag(v.cpuShares, "cpu-shares", 2, 262144) } : {}),
     ...(given.has("oomScoreAdj") ? { oomScoreAdj: intFlag(v.oomScoreAdj, "oom-score-adj", -1000, 1000) } : {}),
     annotations: v.annotation.map((a) => keyValue(a, "annotation")),
+    ...securityFrom(v, given),
   };
+}
+
+/**
+ * `--caps-retain`, `--caps-remove` and `--seccomp` of one app. Both capability flags at once are
+ * an error here, naming both, before anything is fetched.
+ */
+function securityFrom(v: FlagValues<typeof appFlags>, given: ReadonlySet<string>): { security?: AppSecurity } {
+  if (given.has("capsRetain") && given.has("capsRemove")) {
+    throw new RktError("invalid-argument", `--caps-retain=${v.capsRetain} and --caps-remove=${v.capsRemove} cannot both be given for one app`, {
+      hint: "--caps-retain lists exactly the capabilities the app keeps; --caps-remove drops some from the default set",
+    });
+  }
+  const security: { -readonly [K in keyof AppSecurity]: AppSecurity[K] } = {};
+  // An empty retain set is meaningful: no capabilities at all (Docker's --cap-drop=ALL).
+  if (given.has("capsRetain")) security.capsRetain = parseCapabilityNames(v.capsRetain, `--caps-retain=${v.capsRetain}`);
+  if (given.has("capsRemove")) security.capsRemove = nonEmpty(parseCapabilityNames(v.capsRemove, `--caps-remove=${v.capsRemove}`), "caps-remove", v.capsRemove);
+  if (given.has("seccomp")) security.seccomp = parseSeccompFlag(v.seccomp);
+  return Object.keys(security).length === 0 ? {} : { security };
+}
+
+function nonEmpty<T>(list: T[], flag: string, text: string): T[] {
+  if (list.length === 0) throw new RktError("invalid-argument", `invalid value "${text}" for --${flag}: no capability given`, { hint: "e.g. --caps-retain=CAP_NET_BIND_SERVICE" });
+  return list;
 }
 
 function parseGids(text: string): number[] {

@@ -1,7 +1,9 @@
 /**
  * One app of the pod manifest, on its mounted root filesystem, becomes an OCI runtime config: the
  * user resolved in the image, the executable checked, the environment composed with rkt's
- * defaults, isolators turned into cgroup limits, and the pod's shared namespaces joined.
+ * defaults, isolators turned into cgroup limits and security settings (capabilities, seccomp,
+ * no_new_privs, kernel paths, devices: security-isolators.ts), and the pod's shared namespaces
+ * joined, its user namespace first when it has one (`--private-users`).
  */
 import { RktError } from "../../lib/errors.js";
 import type { InsecureOptions } from "../../config/insecure-options.js";
@@ -12,10 +14,12 @@ import type { Isolator, PodApp } from "../../pod/pod-manifest.js";
 import { readHostLimits, type HostLimits } from "../../stage1/oci/host-limits.js";
 import { validateOomScoreAdj } from "../../stage1/oci/oom-score-adj.js";
 import { parseCpuQuantity, parseCpuShares, parseMemoryQuantity } from "../../stage1/oci/resource-quantity.js";
-import { buildRuntimeSpec, type AppMountInput, type AppResourcesInput } from "../../stage1/oci/runtime-spec.js";
+import { deviceRule, volumeDevices } from "../../stage1/oci/host-devices.js";
+import { buildRuntimeSpec, type AppMountInput, type AppResourcesInput, type UserNamespaceInput } from "../../stage1/oci/runtime-spec.js";
 import type { RuntimeSpec } from "../../stage1/oci/runtime-spec-types.js";
 import type { PodNamespaces } from "../../stage1/pod-namespaces.js";
 import type { Stage1Flavor } from "../../stage1/stage1-flavor.js";
+import { resolveAppSecurity } from "./security-isolators.js";
 
 export interface AppProcessInput {
   readonly uuid: string;
@@ -31,6 +35,13 @@ export interface AppProcessInput {
   readonly flavor: Stage1Flavor;
   readonly insecure: InsecureOptions;
   readonly cgroupsPath: string;
+  /** The pod's user namespace (`--private-users`); undefined: the host's. */
+  readonly userNamespace?: UserNamespaceInput | undefined;
+  /**
+   * Host volume sources, to allow device nodes among them (read-only when the volume is);
+   * defaults to every mount source.
+   */
+  readonly hostVolumeSources?: readonly { readonly source: string; readonly readOnly: boolean }[] | undefined;
 }
 
 let hostLimits: Promise<HostLimits> | undefined;
@@ -64,6 +75,9 @@ export async function buildAppProcess(input: AppProcessInput): Promise<RuntimeSp
     ...input.mounts.map((m): AppMountInput => ({ type: "bind", source: m.source, destination: m.destination, readOnly: m.readOnly, recursive: m.recursive })),
   ];
   const oom = isolatorNumber(app.app.isolators, "os/linux/oom-score-adj");
+  const security = await resolveAppSecurity(app);
+  // A host device given as a volume (rkt-features §6) is usable, read-only if the volume is.
+  const volumeDeviceRules = (input.hostVolumeSources ?? input.mounts).flatMap((m) => volumeDevices(m.source).map(([, dev]) => deviceRule(dev, m.readOnly)));
   return buildRuntimeSpec({
     rootfs: input.rootfs,
     readonlyRootfs: app.readOnlyRootFS === true,
@@ -76,6 +90,8 @@ export async function buildAppProcess(input: AppProcessInput): Promise<RuntimeSp
       additionalGids: user.additionalGids,
       terminal: input.terminal,
       ...(oom === undefined ? {} : { oomScoreAdj: validateOomScoreAdj(oom, host) }),
+      ...(security.capabilities === undefined ? {} : { capabilities: security.capabilities }),
+      ...(security.noNewPrivileges === undefined ? {} : { noNewPrivileges: true }),
     },
     ...(fly
       ? {}
@@ -90,6 +106,13 @@ export async function buildAppProcess(input: AppProcessInput): Promise<RuntimeSp
         }),
     mounts,
     resources: appResources(app.app.isolators),
+    deviceRules: [...security.deviceRules, ...volumeDeviceRules],
+    devices: security.devices,
+    ...(security.seccomp === undefined ? {} : { seccomp: security.seccomp }),
+    ...(security.maskedPaths === undefined ? {} : { maskedPaths: security.maskedPaths }),
+    ...(security.readonlyPaths === undefined ? {} : { readonlyPaths: security.readonlyPaths }),
+    privileged: security.privileged,
+    ...(input.userNamespace === undefined ? {} : { userNamespace: input.userNamespace }),
     cgroupsPath: input.cgroupsPath,
     flavor: input.flavor === "crun" ? "default" : input.flavor,
     insecure: { capabilities: input.insecure.has("capabilities"), paths: input.insecure.has("paths"), seccomp: input.insecure.has("seccomp") },
@@ -99,8 +122,16 @@ export async function buildAppProcess(input: AppProcessInput): Promise<RuntimeSp
 }
 
 /** Checks an app's isolators without building anything: for prepare, before a pod exists. */
-export async function validateIsolators(isolators: readonly Isolator[] | undefined): Promise<void> {
+export async function validateIsolators(isolators: readonly Isolator[] | undefined, appName = "app"): Promise<void> {
   appResources(isolators);
+  const security = await resolveAppSecurity({ name: appName, annotations: undefined, app: { isolators: isolators === undefined ? undefined : [...isolators] } });
+  const host = await (hostLimits ??= readHostLimits());
+  const missing = (security.capabilities ?? []).filter((c) => !host.boundingCapabilities.includes(c));
+  if (missing.length > 0) {
+    throw new RktError("invalid-argument", `app "${appName}" asks for ${missing.join(", ")}, which rkt itself does not hold, so no app it starts can`, {
+      hint: `drop ${missing.join(", ")} from --caps-retain, or run rkt with ${missing.length === 1 ? "that capability" : "those capabilities"}`,
+    });
+  }
   const oom = isolatorNumber(isolators, "os/linux/oom-score-adj");
   if (oom !== undefined) validateOomScoreAdj(oom, await (hostLimits ??= readHostLimits()));
 }

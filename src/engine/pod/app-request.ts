@@ -26,6 +26,40 @@ export interface AppRequest {
   readonly cpuShares?: number | undefined;
   readonly oomScoreAdj?: number | undefined;
   readonly annotations?: readonly (readonly [string, string])[] | undefined;
+  /** What the app may do to the kernel and the host (issue 7); rkt's defaults where unset. */
+  readonly security?: AppSecurity | undefined;
+}
+
+/**
+ * An app's security settings beyond rkt's defaults (rkt-features §6), from `rkt run` flags or a
+ * CRI container's securityContext. Recorded in the pod manifest as appc isolators
+ * (os/linux/capabilities-retain-set, -remove-set, os/linux/seccomp-retain-set, -remove-set,
+ * os/linux/no-new-privileges) and app annotations (`rkt.dev/...`, see security-isolators.ts), so
+ * the pod can be rebuilt from its manifest. Given settings replace the image's of the same kind.
+ */
+export interface AppSecurity {
+  /** rkt `--caps-retain`: exactly these capabilities (exclusive with capsRemove). */
+  readonly capsRetain?: readonly string[];
+  /** rkt `--caps-remove`: rkt's default set minus these. */
+  readonly capsRemove?: readonly string[];
+  /**
+   * rkt `--seccomp`: a retain or remove set; no filter; or a Docker/OCI seccomp JSON profile
+   * (the CRI's `localhost/<path>`).
+   */
+  readonly seccomp?:
+    | { readonly mode: "retain" | "remove"; readonly errno?: string; readonly set: readonly string[] }
+    | { readonly unconfined: true }
+    | { readonly profileFile: string };
+  /** Set no_new_privs (forced anyway for non-root apps under seccomp). */
+  readonly noNewPrivileges?: boolean;
+  /** All capabilities, no seccomp, no masked or read-only paths, all host devices. */
+  readonly privileged?: boolean;
+  /** Replace the default masked paths (the CRI sends exact lists). */
+  readonly maskedPaths?: readonly string[];
+  /** Replace the default read-only paths. */
+  readonly readonlyPaths?: readonly string[];
+  /** Host devices to create in the app's /dev, with cgroup permissions (`rwm`). */
+  readonly devices?: readonly { readonly hostPath: string; readonly containerPath: string; readonly permissions: string }[];
 }
 
 /**
@@ -57,4 +91,9 @@ export interface PodRequest {
   readonly podMounts: readonly { readonly volume: string; readonly target: string }[];
   readonly annotations?: readonly (readonly [string, string])[] | undefined;
   readonly environment?: PodEnvironment | undefined;
+  /**
+   * `--private-users`: the pod runs in a user namespace of its own, on a host UID/GID range no other
+   * pod has (recorded as the pod annotation rkt.dev/private-users).
+   */
+  readonly privateUsers?: boolean | undefined;
 }

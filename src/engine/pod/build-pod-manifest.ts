@@ -11,6 +11,10 @@ import { AC_VERSION, type AppSection, type Isolator, type PodApp, type PodManife
 import { composeAppExec } from "../../pod/app/exec-path.js";
 import type { AppRequest, PodEnvironment, PodRequest } from "./app-request.js";
 import { imageAppDefaults, type ImageAppDefaults } from "./image-app-defaults.js";
+import { securityToManifest } from "./security-isolators.js";
+
+/** Pod annotation of `--private-users`: the pod runs in a user namespace of its own. */
+export const PRIVATE_USERS_ANNOTATION = "rkt.dev/private-users";
 
 export interface ResolvedApp {
   readonly request: AppRequest;
@@ -45,7 +49,9 @@ export function buildPodManifest(store: ImageStore, request: PodRequest, apps: r
       throw new RktError("invalid-argument", `two apps are named "${name}"`, { hint: "give each app of the pod its own --name" });
     }
     names.add(name);
-    const app = appSection(resolved.request, defaults, request.environment, resolved.imageName ?? resolved.request.image);
+    const security = resolved.request.security === undefined ? undefined : securityToManifest(resolved.request.security, name);
+    const app = appSection(resolved.request, defaults, request.environment, resolved.imageName ?? resolved.request.image, security?.isolators ?? [], security?.replaces ?? []);
+    const appAnnotations = [...(resolved.request.annotations ?? []).map(([n, v]) => ({ name: n, value: v })), ...(security?.annotations ?? [])];
     const mounts: { volume: string; path: string }[] = [];
     for (const m of [...request.podMounts, ...(resolved.request.mounts ?? [])]) {
       if (!volumeNames.has(m.volume)) {
@@ -73,11 +79,12 @@ export function buildPodManifest(store: ImageStore, request: PodRequest, apps: r
       app,
       ...(resolved.request.readonlyRootfs === true ? { readOnlyRootFS: true } : {}),
       ...(mounts.length > 0 ? { mounts } : {}),
-      ...(resolved.request.annotations === undefined ? {} : { annotations: resolved.request.annotations.map(([n, v]) => ({ name: n, value: v })) }),
+      ...(resolved.request.annotations === undefined && appAnnotations.length === 0 ? {} : { annotations: appAnnotations }),
     });
   }
   const annotations = [...(request.annotations ?? []).map(([n, v]) => ({ name: n, value: v }))];
   if (prefilled.length > 0) annotations.push({ name: DOCKER_VOLUME_ANNOTATION, value: prefilled.join(",") });
+  if (request.privateUsers === true) annotations.push({ name: PRIVATE_USERS_ANNOTATION, value: "true" });
   return {
     acVersion: AC_VERSION,
     acKind: "PodManifest",
@@ -87,7 +94,7 @@ export function buildPodManifest(store: ImageStore, request: PodRequest, apps: r
   };
 }
 
-function appSection(req: AppRequest, image: ImageAppDefaults, podEnv: PodEnvironment | undefined, imageName: string): AppSection {
+function appSection(req: AppRequest, image: ImageAppDefaults, podEnv: PodEnvironment | undefined, imageName: string, securityIsolators: readonly Isolator[], replaced: readonly string[]): AppSection {
   const exec = composeAppExec({ imageName, entrypoint: image.entrypoint, cmd: image.cmd, exec: req.exec, args: req.args });
   const env = new Map<string, string>(podEnv?.inherited ?? []);
   for (const [k, v] of [...image.environment, ...(podEnv?.fromFiles ?? []), ...(podEnv?.set ?? []), ...(req.environment ?? [])]) env.set(k, v);
@@ -97,7 +104,8 @@ function appSection(req: AppRequest, image: ImageAppDefaults, podEnv: PodEnviron
   if (req.cpu !== undefined) requested.push({ name: "resource/cpu", value: { limit: req.cpu } });
   if (req.cpuShares !== undefined) requested.push({ name: "os/linux/cpu-shares", value: req.cpuShares });
   if (req.oomScoreAdj !== undefined) requested.push({ name: "os/linux/oom-score-adj", value: req.oomScoreAdj });
-  const isolators = [...image.isolators.filter((i) => !requested.some((r) => r.name === i.name)), ...requested];
+  requested.push(...securityIsolators);
+  const isolators = [...image.isolators.filter((i) => !requested.some((r) => r.name === i.name) && !replaced.includes(i.name)), ...requested];
   const supplementaryGIDs = req.supplementaryGids !== undefined && req.supplementaryGids.length > 0 ? req.supplementaryGids : image.supplementaryGIDs;
   return {
     exec,

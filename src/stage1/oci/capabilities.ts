@@ -165,3 +165,27 @@ export function capabilitySetsFor(uid: number, bounding: readonly CapabilityName
   const held = uid === 0 ? [...bounding] : [];
   return { bounding: [...bounding], effective: held, inheritable: [], permitted: [...held], ambient: [] };
 }
+
+/** The appc isolator names of rkt's `--caps-retain` and `--caps-remove`. */
+export const CAPABILITY_ISOLATORS = { retain: "os/linux/capabilities-retain-set", remove: "os/linux/capabilities-remove-set" } as const;
+
+/**
+ * An app's bounding set from a retain set (exactly those) or a remove set (rkt's default minus
+ * those); rkt's default set when neither is given. The two are mutually exclusive (appc, rkt's
+ * capabilities guide). `what` names the two sources in the error, e.g. `--caps-retain and
+ * --caps-remove`.
+ *
+ * @example
+ * boundingSetFor({ remove: ["CAP_NET_RAW"] }, "...").includes("CAP_NET_RAW"); // false
+ * boundingSetFor({ retain: ["CAP_SYS_ADMIN"] }, "...");                       // ["CAP_SYS_ADMIN"]
+ */
+export function boundingSetFor(sets: { readonly retain?: readonly CapabilityName[] | undefined; readonly remove?: readonly CapabilityName[] | undefined }, what: string): CapabilityName[] {
+  if (sets.retain !== undefined && sets.remove !== undefined) {
+    throw new RktError("invalid-argument", `${what} cannot both be given: one app has either a retain set or a remove set`, {
+      hint: "use --caps-retain to list exactly the capabilities the app keeps, or --caps-remove to drop some from the default set",
+    });
+  }
+  if (sets.retain !== undefined) return [...new Set(sets.retain)];
+  const remove = new Set(sets.remove ?? []);
+  return DEFAULT_CAPABILITIES.filter((c) => !remove.has(c));
+}

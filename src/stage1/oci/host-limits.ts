@@ -1,6 +1,6 @@
 /**
- * What the calling rkt process may hand down to a container: its RLIMIT_NOFILE hard limit and its
- * capability sets. The OCI runtime starts the container from this process, and the kernel refuses
+ * What the calling rkt process may hand down to a container: its hard resource limits (RLIMIT_NOFILE
+ * above all) and its capability sets. The OCI runtime starts the container from this process, and the kernel refuses
  * to raise a hard rlimit or grant a capability the runtime itself lacks (setrlimit(2) and capset(2)
  * fail with EPERM), so the runtime config must stay within these bounds. Node has no getrlimit(2)
  * or capget(2); both are read from procfs.
@@ -9,11 +9,14 @@ import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { wrap } from "../../lib/errors.js";
 import { capabilitiesFromMask, type CapabilityName } from "./capabilities.js";
+import type { RlimitType } from "./runtime-spec-types.js";
 
 /** The calling process's bounds, as read by {@link readHostLimits}. */
 export interface HostLimits {
   /** RLIMIT_NOFILE hard limit (`ulimit -Hn`); `Infinity` when unlimited. */
   readonly nofileHardLimit: number;
+  /** Every hard limit of /proc/self/limits by OCI name; `Infinity` when unlimited. */
+  readonly hardLimits: Readonly<Partial<Record<RlimitType, number>>>;
   /** The capability bounding set (`CapBnd`): no container process can hold more. */
   readonly boundingCapabilities: readonly CapabilityName[];
   /** The effective set (`CapEff`): what this process can do itself, e.g. CAP_SYS_RESOURCE. */
@@ -37,7 +40,7 @@ export async function readHostLimits(procSelf = "/proc/self"): Promise<HostLimit
   };
   const [limits, status] = await Promise.all([read("limits"), read("status")]);
   const caps = parseStatusCapabilities(status);
-  return { nofileHardLimit: parseNofileHardLimit(limits), boundingCapabilities: caps.bounding, effectiveCapabilities: caps.effective };
+  return { nofileHardLimit: parseNofileHardLimit(limits), hardLimits: parseHardLimits(limits), boundingCapabilities: caps.bounding, effectiveCapabilities: caps.effective };
 }
 
 /**
@@ -54,6 +57,45 @@ export function parseNofileHardLimit(limitsText: string): number {
   if (hard === "unlimited") return Infinity;
   if (!/^\d+$/.test(hard)) throw wrap("parsing /proc/self/limits", new Error(`"Max open files" hard limit ${JSON.stringify(hard)} is not a number`), "internal");
   return Number(hard);
+}
+
+/** The rows of /proc/<pid>/limits, by the OCI name of their resource (getrlimit(2)). */
+const LIMIT_ROWS: readonly (readonly [string, RlimitType])[] = [
+  ["Max cpu time", "RLIMIT_CPU"],
+  ["Max file size", "RLIMIT_FSIZE"],
+  ["Max data size", "RLIMIT_DATA"],
+  ["Max stack size", "RLIMIT_STACK"],
+  ["Max core file size", "RLIMIT_CORE"],
+  ["Max resident set", "RLIMIT_RSS"],
+  ["Max processes", "RLIMIT_NPROC"],
+  ["Max open files", "RLIMIT_NOFILE"],
+  ["Max locked memory", "RLIMIT_MEMLOCK"],
+  ["Max address space", "RLIMIT_AS"],
+  ["Max file locks", "RLIMIT_LOCKS"],
+  ["Max pending signals", "RLIMIT_SIGPENDING"],
+  ["Max msgqueue size", "RLIMIT_MSGQUEUE"],
+  ["Max nice priority", "RLIMIT_NICE"],
+  ["Max realtime priority", "RLIMIT_RTPRIO"],
+  ["Max realtime timeout", "RLIMIT_RTTIME"],
+];
+
+/**
+ * Every hard limit in the text of /proc/<pid>/limits, keyed by OCI rlimit name; `Infinity` for
+ * "unlimited". Rows this kernel does not print are left out.
+ *
+ * @example
+ * parseHardLimits("Max processes             63432                63432                processes\n");
+ * // { RLIMIT_NPROC: 63432 }
+ */
+export function parseHardLimits(limitsText: string): Partial<Record<RlimitType, number>> {
+  const out: Partial<Record<RlimitType, number>> = {};
+  for (const [row, type] of LIMIT_ROWS) {
+    const match = new RegExp(`^${row}\\s+(\\S+)\\s+(\\S+)`, "m").exec(limitsText);
+    const hard = match?.[2];
+    if (hard === "unlimited") out[type] = Infinity;
+    else if (hard !== undefined && /^\d+$/.test(hard)) out[type] = Number(hard);
+  }
+  return out;
 }
 
 /**

@@ -125,11 +125,79 @@ export interface SpecResources {
   readonly cpu?: SpecCpu;
 }
 
+/** config-linux.md "Seccomp": what the filter does with a call. */
+export const SECCOMP_ACTIONS = [
+  "SCMP_ACT_KILL",
+  "SCMP_ACT_KILL_PROCESS",
+  "SCMP_ACT_KILL_THREAD",
+  "SCMP_ACT_TRAP",
+  "SCMP_ACT_ERRNO",
+  "SCMP_ACT_TRACE",
+  "SCMP_ACT_ALLOW",
+  "SCMP_ACT_LOG",
+] as const;
+/** One of {@link SECCOMP_ACTIONS}. */
+export type SeccompAction = (typeof SECCOMP_ACTIONS)[number];
+
+/** config-linux.md "Seccomp", `syscalls[].args[].op`. */
+export const SECCOMP_OPERATORS = ["SCMP_CMP_NE", "SCMP_CMP_LT", "SCMP_CMP_LE", "SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_MASKED_EQ"] as const;
+/** One of {@link SECCOMP_OPERATORS}. */
+export type SeccompOperator = (typeof SECCOMP_OPERATORS)[number];
+
+/** A condition on one argument; for SCMP_CMP_MASKED_EQ, `value` is the mask and `valueTwo` the result. */
+export interface SpecSeccompArg {
+  readonly index: number;
+  readonly value: number;
+  readonly valueTwo?: number;
+  readonly op: SeccompOperator;
+}
+
+/** One rule: the calls it names get `action` (when every arg condition holds). */
+export interface SpecSyscallRule {
+  readonly names: readonly string[];
+  readonly action: SeccompAction;
+  /** The errno of SCMP_ACT_ERRNO (EPERM when unset). */
+  readonly errnoRet?: number;
+  readonly args?: readonly SpecSeccompArg[];
+}
+
+/** config-linux.md "Seccomp". */
+export interface SpecSeccomp {
+  readonly defaultAction: SeccompAction;
+  /** The errno of a SCMP_ACT_ERRNO default action. */
+  readonly defaultErrnoRet?: number;
+  /** `SCMP_ARCH_X86_64`, ...: the native one and the ones its kernel also runs (x86, x32). */
+  readonly architectures?: readonly string[];
+  readonly syscalls?: readonly SpecSyscallRule[];
+}
+
+/** config-linux.md "Devices": a device node the runtime creates in the app's /dev. */
+export interface SpecDevice {
+  readonly path: string;
+  readonly type: "c" | "b" | "u" | "p";
+  readonly major: number;
+  readonly minor: number;
+  readonly fileMode?: number;
+  readonly uid?: number;
+  readonly gid?: number;
+}
+
+/** config-linux.md "User namespace mappings". */
+export interface SpecIdMapping {
+  readonly containerID: number;
+  readonly hostID: number;
+  readonly size: number;
+}
+
 /** config-linux.md. */
 export interface SpecLinux {
   readonly namespaces?: readonly SpecNamespace[];
+  readonly uidMappings?: readonly SpecIdMapping[];
+  readonly gidMappings?: readonly SpecIdMapping[];
+  readonly devices?: readonly SpecDevice[];
   readonly resources?: SpecResources;
   readonly cgroupsPath?: string;
+  readonly seccomp?: SpecSeccomp;
   readonly maskedPaths?: readonly string[];
   readonly readonlyPaths?: readonly string[];
 }

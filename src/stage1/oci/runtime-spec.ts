@@ -13,11 +13,17 @@ import type { HostLimits } from "./host-limits.js";
 import { MASKED_PATHS, READONLY_PATHS } from "./kernel-paths.js";
 import { OOM_SCORE_ADJ_MAX, OOM_SCORE_ADJ_MIN } from "./oom-score-adj.js";
 import { cpuQuotaFromMillis, MAX_CPU_SHARES, MIN_CPU_SHARES } from "./resource-quantity.js";
+import { convertSeccompProfile } from "./seccomp/seccomp-profile-file.js";
+import { defaultSeccompProfile, seccompFromSet } from "./seccomp/seccomp-profile.js";
+import type { SeccompSet } from "./seccomp/seccomp-set.js";
 import {
   OCI_VERSION,
   RLIMIT_TYPES,
   type RuntimeSpec,
+  type SpecDevice,
   type SpecDeviceCgroupRule,
+  type SpecIdMapping,
+  type SpecSeccomp,
   type SpecLinux,
   type SpecMount,
   type SpecNamespace,
@@ -30,8 +36,10 @@ import {
  * - "default": every namespace private (unless joined by path), rkt's capabilities, masked and
  *   read-only kernel paths, device cgroup, resource limits. crun uses this one too.
  * - "fly": rkt's stage1-fly, for privileged host tools: the host's PID, network, IPC and UTS
- *   namespaces (a mount namespace of its own only), all capabilities, the host's /dev, /proc and
- *   /sys bind-mounted, no masked paths, no device or resource limits (fly had no isolators).
+ *   namespaces (a mount namespace of its own only), the host's /dev, /proc and /sys bind-mounted,
+ *   no masked paths, no device or resource limits, no user namespace (fly had no isolators). By
+ *   default all capabilities and no seccomp filter; an explicit capability set or seccomp set is
+ *   applied, since both work in the host's namespaces too.
  * - "sandbox": gVisor's runsc; the same config as "default" (runsc implements /proc, /sys and /dev
  *   itself and ignores the device cgroup and masked paths, but they stay valid).
  */
@@ -64,7 +72,7 @@ export interface AppProcessInput {
   readonly noNewPrivileges?: boolean;
   /**
    * The bounding set (`--caps-retain`, or the default set minus `--caps-remove`). Default rkt's 14
-   * (DEFAULT_CAPABILITIES). Ignored for "fly" and `insecure.capabilities`, which get all.
+   * (DEFAULT_CAPABILITIES), all for "fly". Ignored with `insecure.capabilities`, which gives all.
    */
   readonly capabilities?: readonly CapabilityName[];
   /** Rlimits to set, replacing the default of the same type (RLIMIT_NOFILE). */
@@ -128,11 +136,29 @@ export interface InsecureOptionsInput {
   readonly capabilities?: boolean;
   /** No masked or read-only kernel paths, and no device cgroup restriction. */
   readonly paths?: boolean;
-  /**
-   * No seccomp filter. This builder writes no filter yet (the seccomp profile comes from the
-   * security module), so today the flag changes nothing here.
-   */
+  /** No seccomp filter, whatever `seccomp` says. */
   readonly seccomp?: boolean;
+}
+
+/**
+ * The app's seccomp filter (seccomp/): rkt's default profile (`errno` replacing EPERM), an explicit
+ * set, a Docker/OCI profile's text, or none. Decided here rather than by the caller because the
+ * default profile and a profile's conditional rules depend on the final bounding set.
+ */
+export type SeccompInput =
+  | { readonly kind: "default"; readonly errno?: number }
+  | { readonly kind: "set"; readonly set: SeccompSet; readonly what: string }
+  | { readonly kind: "profile"; readonly text: string; readonly what: string }
+  | { readonly kind: "unconfined" };
+
+/**
+ * A user namespace the app joins (`--private-users`): the pod's, pinned at `path`, whose mappings
+ * the runtime needs too (to own the app's /dev and ptys). Not for "fly".
+ */
+export interface UserNamespaceInput {
+  readonly path: string;
+  readonly uidMappings: readonly SpecIdMapping[];
+  readonly gidMappings: readonly SpecIdMapping[];
 }
 
 /** Everything buildRuntimeSpec needs about one app. */
@@ -156,13 +182,30 @@ export interface AppRuntimeInput {
    * volume (rkt-features §4). Ignored when devices are unrestricted.
    */
   readonly deviceRules?: readonly SpecDeviceCgroupRule[];
+  /**
+   * Device nodes the runtime creates in the app's /dev (host devices given to the app, and every
+   * host device for `privileged`); each also needs an allow rule in `deviceRules`.
+   */
+  readonly devices?: readonly SpecDevice[];
+  /** Default: rkt's default profile, except for "fly" (none). */
+  readonly seccomp?: SeccompInput;
+  /** Replace the default masked paths (kernel-paths.ts); the CRI sends exact lists. */
+  readonly maskedPaths?: readonly string[];
+  /** Replace the default read-only paths. */
+  readonly readonlyPaths?: readonly string[];
+  /**
+   * Docker's `--privileged`: everything `insecure` can lift, and /sys and the cgroup file system
+   * writable. Devices come through `devices`.
+   */
+  readonly privileged?: boolean;
+  readonly userNamespace?: UserNamespaceInput;
   /** config-linux.md "Cgroups Path": `/rkt/<uuid>/<app>`, or `slice:prefix:name` for systemd. */
   readonly cgroupsPath?: string;
   /** Default "default". */
   readonly flavor?: SpecFlavor;
   readonly insecure?: InsecureOptionsInput;
   /** What the calling process can hand down (readHostLimits). */
-  readonly host: Pick<HostLimits, "nofileHardLimit" | "boundingCapabilities">;
+  readonly host: Pick<HostLimits, "nofileHardLimit" | "boundingCapabilities"> & Partial<Pick<HostLimits, "hardLimits" | "effectiveCapabilities">>;
   /** config.md "Annotations". */
   readonly annotations?: Readonly<Record<string, string>>;
 }
@@ -194,7 +237,7 @@ const MAX_ID = 4_294_967_294;
 export function buildRuntimeSpec(input: AppRuntimeInput): RuntimeSpec {
   const flavor = input.flavor ?? "default";
   const fly = flavor === "fly";
-  const insecure = input.insecure ?? {};
+  const insecure = input.privileged === true ? { capabilities: true, paths: true, seccomp: true } : (input.insecure ?? {});
   const proc = input.process;
 
   if (input.rootfs === "" || input.rootfs.includes("\0")) fail("rootfs", "must be a non-empty path");
@@ -215,20 +258,30 @@ export function buildRuntimeSpec(input: AppRuntimeInput): RuntimeSpec {
     fail("process.oomScoreAdj", `${proc.oomScoreAdj} is not a whole number from ${OOM_SCORE_ADJ_MIN} to ${OOM_SCORE_ADJ_MAX}`);
   }
 
-  const bounding = fly || insecure.capabilities === true ? allCapabilities(input.host.boundingCapabilities) : checkCapabilities(proc.capabilities ?? DEFAULT_CAPABILITIES, input.host.boundingCapabilities);
-  const namespaces = fly ? [{ type: "mount" } as const] : buildNamespaces(input.namespaces ?? {});
+  // fly apps are privileged host tools: all capabilities unless a set was asked for explicitly.
+  const bounding =
+    insecure.capabilities === true || (fly && proc.capabilities === undefined)
+      ? allCapabilities(input.host.boundingCapabilities)
+      : checkCapabilities(proc.capabilities ?? DEFAULT_CAPABILITIES, input.host.boundingCapabilities);
+  const namespaces = fly ? [{ type: "mount" } as const] : buildNamespaces(input.namespaces ?? {}, input.userNamespace);
   const utsIsNew = namespaces.some((ns) => ns.type === "uts" && ns.path === undefined);
   const hostname = input.hostname !== undefined && utsIsNew ? checkHostname(input.hostname) : undefined;
 
   const unrestricted = fly || insecure.paths === true;
+  if (fly && input.userNamespace !== undefined) fail("userNamespace", 'stage1 "fly" runs apps in the host\'s namespaces and cannot give them a user namespace');
+  const seccomp = insecure.seccomp === true ? undefined : buildSeccomp(input.seccomp ?? (fly ? { kind: "unconfined" } : { kind: "default" }), bounding);
+  const devices = (input.devices ?? []).map(checkDevice);
   const linux: SpecLinux = {
     namespaces,
+    ...(input.userNamespace === undefined || fly ? {} : { uidMappings: input.userNamespace.uidMappings.map((m) => checkMapping("uidMappings", m)), gidMappings: input.userNamespace.gidMappings.map((m) => checkMapping("gidMappings", m)) }),
+    ...(devices.length === 0 ? {} : { devices }),
     resources: {
       devices: unrestricted ? [...ALLOW_ALL_DEVICE_RULES] : [...DEFAULT_DEVICE_RULES, ...(input.deviceRules ?? []).map(checkDeviceRule)],
       ...(fly ? {} : buildResources(input.resources ?? {})),
     },
     ...(input.cgroupsPath === undefined ? {} : { cgroupsPath: checkCgroupsPath(input.cgroupsPath) }),
-    ...(unrestricted ? {} : { maskedPaths: [...MASKED_PATHS], readonlyPaths: [...READONLY_PATHS] }),
+    ...(seccomp === undefined ? {} : { seccomp }),
+    ...(unrestricted ? {} : { maskedPaths: checkPaths("maskedPaths", input.maskedPaths ?? MASKED_PATHS), readonlyPaths: checkPaths("readonlyPaths", input.readonlyPaths ?? READONLY_PATHS) }),
   };
 
   return {
@@ -240,13 +293,13 @@ export function buildRuntimeSpec(input: AppRuntimeInput): RuntimeSpec {
       env,
       cwd,
       capabilities: capabilitySetsFor(uid, bounding),
-      rlimits: buildRlimits(proc.rlimits ?? [], input.host.nofileHardLimit),
-      noNewPrivileges: proc.noNewPrivileges ?? uid !== 0,
+      rlimits: buildRlimits(proc.rlimits ?? [], input.host),
+      noNewPrivileges: proc.noNewPrivileges ?? (seccomp !== undefined && (uid !== 0 || isRetainSet(input.seccomp))),
       ...(proc.oomScoreAdj === undefined ? {} : { oomScoreAdj: proc.oomScoreAdj }),
     },
     root: { path: input.rootfs, readonly: input.readonlyRootfs ?? false },
     ...(hostname === undefined ? {} : { hostname }),
-    mounts: buildMounts(flavor, input.mounts ?? []),
+    mounts: buildMounts(flavor, input.mounts ?? [], input.privileged === true),
     ...(input.annotations === undefined ? {} : { annotations: { ...input.annotations } }),
     linux,
   };
@@ -282,8 +335,14 @@ function checkCapabilities(requested: readonly CapabilityName[], hostBounding: r
   return out;
 }
 
-function buildNamespaces(ns: AppNamespacesInput): SpecNamespace[] {
+function buildNamespaces(ns: AppNamespacesInput, userns: UserNamespaceInput | undefined): SpecNamespace[] {
   const out: SpecNamespace[] = [];
+  if (userns !== undefined) {
+    if (!posix.isAbsolute(userns.path) || userns.path.includes("\0")) fail("userNamespace.path", `${JSON.stringify(userns.path)} is not an absolute path`);
+    // runc joins namespaces given by path in this order: the user namespace first, so that the
+    // pod's network, IPC and UTS namespaces, which it owns, can be joined from inside it.
+    out.push({ type: "user", path: userns.path });
+  }
   if ((ns.pid ?? "private") === "private") out.push({ type: "pid" });
   out.push({ type: "mount" });
   for (const [type, mode] of [
@@ -335,6 +394,48 @@ function buildResources(r: AppResourcesInput): Pick<SpecResources, "memory" | "c
   return out;
 }
 
+/**
+ * The filter for `request` given the app's final bounding set. no_new_privs (set by the caller's
+ * rule in buildRuntimeSpec) matters here too: with it, runc installs the filter just before
+ * execve; without it, before dropping privileges, so a retain set must then also allow what runc
+ * itself calls on the way (Docker's list does).
+ */
+function buildSeccomp(request: SeccompInput, bounding: readonly CapabilityName[]): SpecSeccomp | undefined {
+  switch (request.kind) {
+    case "unconfined":
+      return undefined;
+    case "default":
+      return defaultSeccompProfile({ capabilities: bounding }, request.errno);
+    case "set":
+      return seccompFromSet(request.set, { capabilities: bounding }, request.what);
+    case "profile":
+      return convertSeccompProfile(request.text, request.what, { capabilities: bounding });
+  }
+}
+
+/** An explicit retain set kills (or fails) every call it does not name, runc's own included. */
+function isRetainSet(request: SeccompInput | undefined): boolean {
+  return request?.kind === "set" && request.set.mode === "retain";
+}
+
+function checkDevice(device: SpecDevice, i: number): SpecDevice {
+  const field = `devices[${i}]`;
+  if (!posix.isAbsolute(device.path) || !device.path.startsWith("/dev/") || device.path.includes("\0")) fail(`${field}.path`, `${JSON.stringify(device.path)} is not a path under /dev`);
+  for (const n of [device.major, device.minor]) if (!Number.isInteger(n) || n < 0) fail(field, `${n} is not a device number`);
+  return { ...device };
+}
+
+function checkMapping(field: string, m: SpecIdMapping): SpecIdMapping {
+  for (const n of [m.containerID, m.hostID, m.size]) if (!Number.isInteger(n) || n < 0 || n > MAX_ID) fail(field, `${n} is not an id or range size`);
+  if (m.size === 0 || m.hostID + m.size - 1 > MAX_ID) fail(field, `range ${m.hostID}+${m.size} is not a range of host ids`);
+  return { ...m };
+}
+
+function checkPaths(field: string, paths: readonly string[]): string[] {
+  for (const p of paths) if (!posix.isAbsolute(p) || p.includes("\0")) fail(field, `${JSON.stringify(p)} is not an absolute path`);
+  return [...paths];
+}
+
 function checkCgroupsPath(path: string): string {
   if (path === "" || path.includes("\0") || path.split(/[/:]/).includes("..")) fail("cgroupsPath", `${JSON.stringify(path)} is not a cgroup path`);
   return path;
@@ -343,9 +444,13 @@ function checkCgroupsPath(path: string): string {
 /**
  * RLIMIT_NOFILE soft = hard = min(1048576, the caller's hard limit): a process may lower its hard
  * limit but only CAP_SYS_RESOURCE raises it, and the runtime's setrlimit(2) runs with our limits.
- * Only RLIMIT_NOFILE is checked against the host (it is the one rkt reads); others are passed on.
+ * Every requested limit is checked against the caller's hard limit of its kind (readHostLimits),
+ * unless the caller holds CAP_SYS_RESOURCE: asking for more would fail late, in the runtime, with
+ * a bare EPERM.
  */
-function buildRlimits(extra: readonly SpecRlimit[], hostNofileHard: number): SpecRlimit[] {
+function buildRlimits(extra: readonly SpecRlimit[], host: AppRuntimeInput["host"]): SpecRlimit[] {
+  const hostNofileHard = host.nofileHardLimit;
+  const mayRaise = host.effectiveCapabilities?.includes("CAP_SYS_RESOURCE") === true;
   const nofile = Math.min(DEFAULT_NOFILE_LIMIT, hostNofileHard);
   const byType = new Map<string, SpecRlimit>([["RLIMIT_NOFILE", { type: "RLIMIT_NOFILE", soft: nofile, hard: nofile }]]);
   for (const [i, r] of extra.entries()) {
@@ -353,16 +458,21 @@ function buildRlimits(extra: readonly SpecRlimit[], hostNofileHard: number): Spe
     if (!(RLIMIT_TYPES as readonly string[]).includes(r.type)) fail(field, `unknown rlimit type ${JSON.stringify(r.type)}`, `one of ${RLIMIT_TYPES.join(", ")}`);
     if (!Number.isSafeInteger(r.soft) || !Number.isSafeInteger(r.hard) || r.soft < 0 || r.hard < 0) fail(field, `${r.type} limits must be non-negative whole numbers`);
     if (r.soft > r.hard) fail(field, `${r.type} soft limit ${r.soft} is above its hard limit ${r.hard}`);
-    if (r.type === "RLIMIT_NOFILE" && r.hard > hostNofileHard) {
+    if (r.type === "RLIMIT_NOFILE" && r.hard > hostNofileHard && !mayRaise) {
       fail(field, `RLIMIT_NOFILE hard limit ${r.hard} is above rkt's own (${hostNofileHard}), which only CAP_SYS_RESOURCE can raise`, `use at most ${hostNofileHard}`);
+    }
+    const hostHard = host.hardLimits?.[r.type];
+    if (hostHard !== undefined && r.hard > hostHard && !mayRaise) {
+      fail(field, `${r.type} hard limit ${r.hard} is above rkt's own (${hostHard}), which only CAP_SYS_RESOURCE can raise`, `use at most ${hostHard}`);
     }
     byType.set(r.type, { type: r.type, soft: r.soft, hard: r.hard });
   }
   return [...byType.values()];
 }
 
-function buildMounts(flavor: SpecFlavor, extra: readonly AppMountInput[]): SpecMount[] {
-  const mounts = defaultMounts(flavor);
+function buildMounts(flavor: SpecFlavor, extra: readonly AppMountInput[], privileged: boolean): SpecMount[] {
+  // A privileged app may write /sys and its cgroups, as Docker's --privileged allows.
+  const mounts = defaultMounts(flavor).map((m) => (privileged && (m.type === "sysfs" || m.type === "cgroup") ? { ...m, options: (m.options ?? []).map((o) => (o === "ro" ? "rw" : o)) } : m));
   const seen = new Set<string>();
   for (const [i, m] of extra.entries()) {
     const field = `mounts[${i}]`;
