@@ -12,6 +12,7 @@ import type { FlagValues } from "../args/flags.js";
 import { parseAppSections } from "../args/app-sections.js";
 import type { CommandContext } from "../command.js";
 import { readEnvFile } from "../../pod/app/app-env.js";
+import { METADATA_REGISTRATION_SOCKET } from "../../metadata/metadata-defaults.js";
 import { appFlags, appRequestFrom, keyValue, parseMount, parseVolume, podPrepareFlags, podRunFlags, stage1Flags } from "./pod-flags.js";
 
 export async function podRequestFrom(ctx: CommandContext, v: FlagValues<typeof podPrepareFlags>, positionals: readonly string[], command: string): Promise<PodRequest> {
@@ -21,6 +22,7 @@ export async function podRequestFrom(ctx: CommandContext, v: FlagValues<typeof p
     apps: sections.map((s) => appRequestFrom(s.image, s.values, s.given, s.args)),
     volumes: v.volume.map(parseVolume),
     podMounts: v.mount.map(parseMount),
+    ...(v.privateUsers ? { privateUsers: true } : {}),
     environment: {
       inherited: v.inheritEnv ? Object.entries(ctx.env).filter((e): e is [string, string] => e[1] !== undefined) : [],
       fromFiles,
@@ -56,12 +58,12 @@ export function flavorFrom(ctx: CommandContext, v: FlagValues<typeof stage1Flags
 export function runOptionsFrom(ctx: CommandContext, v: FlagValues<typeof podRunFlags>, detach: boolean): RunOptions {
   const net = v.net.length === 0 ? ["default"] : v.net;
   if (v.ipc === "parent") throw new RktError("unimplemented", "--ipc=parent is not supported yet");
-  if (v.mdsRegister) throw new RktError("unimplemented", "--mds-register: the metadata service is not available yet");
   const launch = ctx.env.RKT_LAUNCH_FD;
   return {
     net,
     ports: v.port.map(parsePort),
     localConfig: ctx.globals.localConfigDir,
+    ...(v.mdsRegister ? { metadataService: { socket: ctx.env.RKT_METADATA_SOCKET ?? METADATA_REGISTRATION_SOCKET } } : {}),
     ...(v.hostname === "" ? {} : { hostname: v.hostname }),
     dns: { servers: v.dns, search: v.dnsSearch, options: v.dnsOpt, ...(v.dnsDomain === "" ? {} : { domain: v.dnsDomain }) },
     hostsEntries: v.hostsEntry.map((e) => keyValue(e, "hosts-entry")),

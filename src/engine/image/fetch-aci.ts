@@ -26,6 +26,7 @@ import { aciImageIdMatches, type AciDependency } from "../../image/formats/appc/
 import { discoverApp } from "../../image/fetch/appc/discovery.js";
 import { httpGet, type HttpOptions } from "../../image/fetch/appc/http-get.js";
 import { importAci } from "../../image/fetch/aci/import-aci.js";
+import { recordEvent } from "../../events/event-journal.js";
 import { readAciManifest } from "../../image/fetch/aci/read-aci-manifest.js";
 import type { ImageRecord } from "../../image/store/image-record.js";
 import type { ImageStore } from "../../image/store/image-store.js";
@@ -148,11 +149,13 @@ async function verifyAndImport(
   }
   const lock = await store.lockStore("shared", options.signal);
   try {
-    return await importAci(store, file, {
+    const record = await importAci(store, file, {
       label,
       resolveDependency: (dep) => fetchDependency(store, dep, options),
       ...(options.signal === undefined ? {} : { signal: options.signal }),
     });
+    recordEvent(store.paths.dataDir, "image-imported", record.id, record.aci?.name ?? label);
+    return record;
   } finally {
     lock.release();
   }

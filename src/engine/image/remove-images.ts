@@ -7,6 +7,7 @@ import type { ImageRecord } from "../../image/store/image-record.js";
 import { PodStore } from "../../pod/pod-store.js";
 import type { ImageStore } from "../../image/store/image-store.js";
 import { findImage } from "./find-image.js";
+import { recordEvent } from "../../events/event-journal.js";
 
 export interface RemovedImage {
   readonly id: string;
@@ -37,6 +38,7 @@ export async function removeImages(store: ImageStore, args: readonly string[], s
       seen.add(rec.id);
       const names = store.namesOf(rec.id);
       store.removeImage(rec.id);
+      recordEvent(store.paths.dataDir, "image-removed", rec.id, names[0] ?? rec.aci?.name ?? "");
       removed.push({ id: rec.id, names });
     }
     if (removed.length > 0) store.collectGarbage(keep);
@@ -71,6 +73,7 @@ export async function gcImages(store: ImageStore, gracePeriodMs: number, now: Da
       if (Number.isFinite(lastUsed) && now.getTime() - lastUsed < gracePeriodMs) continue;
       removed.push({ id: rec.id, names: store.namesOf(rec.id, refs) });
       store.removeImage(rec.id);
+      recordEvent(store.paths.dataDir, "image-removed", rec.id, store.namesOf(rec.id, refs)[0] ?? rec.aci?.name ?? "");
     }
     // Names left pointing at nothing (a record removed by hand) are dangling; drop them.
     for (const ref of store.listRefs()) if (store.getImage(ref.id) === undefined) store.removeRef(ref.name);

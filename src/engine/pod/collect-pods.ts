@@ -17,6 +17,7 @@ import { FileLock } from "../../sys/file-lock.js";
 import { NS_ROOT, destroyPodNamespaces } from "../../stage1/pod-namespaces.js";
 import { parseFlavor, runtimeFor, STAGE1_FLAVORS } from "../../stage1/stage1-flavor.js";
 import { teardownPod } from "./teardown-pod.js";
+import { recordPodEvent } from "../../events/event-journal.js";
 
 export interface GcOptions {
   readonly gracePeriodMs: number;
@@ -45,7 +46,8 @@ export async function gcPods(pods: PodStore, options: GcOptions): Promise<{ mark
     if (state === "exited") {
       options.log(`Moving pod "${ref.uuid}" to garbage`);
       try {
-        pods.move(ref, "exited-garbage");
+        const moved = pods.move(ref, "exited-garbage");
+        recordPodEvent(pods.dataDir, "pod-garbage-collected", ref.uuid, moved.path);
         marked++;
       } catch {
         // moved by a concurrent gc
@@ -95,6 +97,7 @@ async function sweep(pods: PodStore, ref: PodRef): Promise<void> {
     if (problems.length > 0) throw new RktError("internal", problems.join("; "));
     const doomed = ref.dir === "garbage" ? ref : pods.move(ref, "garbage");
     rmSync(doomed.path, { recursive: true, force: true });
+    recordPodEvent(pods.dataDir, "pod-removed", ref.uuid);
   } finally {
     lock.release();
   }

@@ -16,6 +16,7 @@ import type { PodRequest } from "./app-request.js";
 import { buildPodManifest, type ResolvedApp } from "./build-pod-manifest.js";
 import { PodFiles } from "../../pod/pod-files.js";
 import { validateIsolators } from "./app-process.js";
+import { recordPodEvent } from "../../events/event-journal.js";
 
 export interface PrepareOptions {
   readonly fetch: FetchOptions;
@@ -46,10 +47,12 @@ export function createPreparedPod(pods: PodStore, images: ImageStore, manifest: 
     atomicWriteFileSync(files.stage1, flavor);
     current = pods.move(ref, "prepare");
     current = pods.move(current, "prepared");
+    recordPodEvent(pods.dataDir, "pod-prepared", current.uuid, current.path);
     // lastUsed is touched when the pod runs (run-pod.ts), once; image gc keeps pods' images anyway.
     return current;
   } catch (err) {
     rmSync(current.path, { recursive: true, force: true });
+    recordPodEvent(pods.dataDir, "pod-prepare-aborted", ref.uuid);
     throw wrap("preparing the pod", err);
   } finally {
     lock.release();

@@ -14,19 +14,25 @@ import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writ
 import { constants } from "node:os";
 import { join } from "node:path";
 import { RktError, wrap } from "../../lib/errors.js";
-import type { InsecureOptions } from "../../config/insecure-options.js";
+import { insecureWarnings, type InsecureOptions } from "../../config/insecure-options.js";
 import type { ImageStore } from "../../image/store/image-store.js";
 import type { PodManifest } from "../../pod/pod-manifest.js";
 import { PodFiles } from "../../pod/pod-files.js";
 import type { PodRef, PodStore } from "../../pod/pod-store.js";
 import { atomicWriteFileSync } from "../../sys/atomic-write.js";
 import { FileLock } from "../../sys/file-lock.js";
-import { createPodNamespaces } from "../../stage1/pod-namespaces.js";
+import { createPodNamespaces, type PodNamespaces } from "../../stage1/pod-namespaces.js";
 import { parseFlavor, runtimeFor, type OciRuntime } from "../../stage1/stage1-flavor.js";
-import { prepareApp, writeArgv } from "./prepare-app.js";
+import { prepareApp, readPodUserns, USERNS_FILE, writeArgv } from "./prepare-app.js";
+import { PRIVATE_USERS_ANNOTATION } from "./build-pod-manifest.js";
+import { nameValueGet } from "../../pod/pod-manifest.js";
+import { allocateIdRange, idRangeRecord, releaseIdRange } from "../../stage1/userns/id-range.js";
+import { createPodUserNamespaces } from "../../stage1/userns/pod-user-namespace.js";
 import { teardownPod, teardownScript } from "./teardown-pod.js";
+import { exitEventShell, recordPodEvent } from "../../events/event-journal.js";
+import { registerPodMetadata } from "./register-metadata.js";
 import { loadNetworkConfigs } from "../../network/cni/network-config.js";
-import { parseNetFlags, selectNetworks } from "../../network/cni/select-networks.js";
+import { parseNetFlags, selectNetworks, type SelectedNetwork } from "../../network/cni/select-networks.js";
 import type { CniDns } from "../../network/cni/cni-result.js";
 import { attachPodNetworks } from "../../network/pod-network.js";
 import type { PortForward } from "../../network/port-forward.js";
@@ -66,6 +72,16 @@ export interface RunOptions {
   readonly insecure: InsecureOptions;
   /** `--local-config`: its net.d holds the CNI network configurations. */
   readonly localConfig: string;
+  /** `--mds-register`: register with the metadata service on this unix socket; apps get AC_METADATA_URL. */
+  readonly metadataService?: { readonly socket: string } | undefined;
+  /**
+   * The CNI networks to join, chosen by the caller instead of from `net` (the CRI server: the
+   * first configuration of the kubelet's CNI directory, and no `default-restricted`). Used when
+   * `net` asks for a contained network.
+   */
+  readonly networks?: readonly SelectedNetwork[] | undefined;
+  /** Where CNI plugins are looked for (default: /usr/lib/cni, /opt/cni/bin, `<localConfig>/net.d`). */
+  readonly cniPluginDirs?: readonly string[] | undefined;
   /** Where the native stage1 programs are (dist/). */
   readonly stage1Dir: string;
   /** How the supervisor calls back into rkt for teardown: [node, script, global flags...]. */
@@ -90,6 +106,7 @@ export async function runPreparedPod(pods: PodStore, images: ImageStore, prepare
   }
   const lock = FileLock.tryAcquire(prepared.path, "exclusive");
   if (lock === undefined) throw new RktError("failed-precondition", `pod "${prepared.uuid}" is being run by another rkt process`);
+  for (const w of insecureWarnings(options.insecure, "run")) options.warn(w);
   let ref: PodRef;
   try {
     ref = pods.move(prepared, "run");
@@ -120,11 +137,29 @@ export async function runPreparedPod(pods: PodStore, images: ImageStore, prepare
     if (ports.length > 0 && request.mode !== "contained") {
       throw new RktError("invalid-argument", `--port needs a contained network; this pod uses --net=${request.mode}`, { hint: "use --net=default (or a named network) with --port" });
     }
-    const networks = request.mode === "contained" ? selectNetworks(request, await loadNetworkConfigs({ localConfig: options.localConfig })) : [];
-    const ns = flavor === "fly" ? undefined : await createPodNamespaces(ref.uuid, hostname, request.mode === "host");
+    const networks = request.mode !== "contained" ? [] : (options.networks ?? selectNetworks(request, await loadNetworkConfigs({ localConfig: options.localConfig })));
+    const privateUsers = nameValueGet(manifest.annotations, PRIVATE_USERS_ANNOTATION) === "true";
+    if (privateUsers && flavor !== "default" && flavor !== "crun") {
+      throw new RktError("invalid-argument", `--private-users is not supported by stage1 "${flavor}"`, { hint: 'use the default stage1: fly shares the host\'s namespaces, and gVisor (sandbox) has its own user model' });
+    }
+    // The kernel mounts a sysfs only for a network namespace the mounter's user namespace owns;
+    // binding the host's /sys instead would show the pod every cgroup of the host.
+    if (privateUsers && request.mode === "host") {
+      throw new RktError("invalid-argument", "--private-users needs a network namespace of the pod's own, not --net=host", { hint: "use --net=default, --net=none or a named network" });
+    }
+    const ns = flavor === "fly" ? undefined : privateUsers ? await podUserNamespaces(pods, ref, hostname, request.mode === "host", options.signal) : await createPodNamespaces(ref.uuid, hostname, request.mode === "host");
     let cniDns: CniDns | undefined;
     if (ns !== undefined && networks.length > 0) {
-      const attached = await attachPodNetworks({ uuid: ref.uuid, netnsPath: ns.net, networks, localConfig: options.localConfig, ports, netInfoPath: files.netInfo, ...(options.signal === undefined ? {} : { signal: options.signal }) });
+      const attached = await attachPodNetworks({
+        uuid: ref.uuid,
+        netnsPath: ns.net,
+        networks,
+        localConfig: options.localConfig,
+        ports,
+        netInfoPath: files.netInfo,
+        ...(options.cniPluginDirs === undefined ? {} : { pluginDirs: options.cniPluginDirs }),
+        ...(options.signal === undefined ? {} : { signal: options.signal }),
+      });
       cniDns = attached.dns;
     }
     writeEtcFiles(files, hostname, request.mode === "host" ? "host" : "contained", options, cniDns);
@@ -134,10 +169,12 @@ export async function runPreparedPod(pods: PodStore, images: ImageStore, prepare
     }
     const consoleSocket = options.interactive ? files.supervisor("console.sock") : undefined;
     for (const app of manifest.apps) {
-      await prepareApp({ images, ref, files, manifest, app, runtime, flavor, ns, hostname, insecure: options.insecure, terminal: options.interactive, consoleSocket, consoleSize: options.consoleSize });
+      await prepareApp({ images, ref, files, manifest, app, runtime, flavor, ns, hostname, insecure: options.insecure, terminal: options.interactive, consoleSocket, consoleSize: options.consoleSize, warn: options.warn });
     }
-    writeSupervisorPlan(files, manifest, ref, options, runtime, networks.length > 0);
+    if (options.metadataService !== undefined) await registerPodMetadata({ images, ref, files, manifest, socket: options.metadataService.socket, hostNetwork: ns === undefined || ns.net === "host", warn: options.warn, signal: options.signal });
+    writeSupervisorPlan(files, manifest, ref, options, runtime, networks.length > 0, pods.dataDir);
     options.signal?.throwIfAborted();
+    recordPodEvent(pods.dataDir, "pod-started", ref.uuid, ref.path, { flavor, ...(mutable ? { mutable: "true" } : {}) });
     const started = mutable ? await startMutableSupervisor(files, lock, options) : startSupervisor(files, lock, options);
     // A signal that reached stage0 after the supervisor started but before the launcher knew its
     // pid would be lost: pass it on, the supervisor stops the apps.
@@ -154,8 +191,10 @@ export async function runPreparedPod(pods: PodStore, images: ImageStore, prepare
   } catch (err) {
     // Nothing half-made stays: undo the host side and remove the pod.
     await teardownPod(ref.uuid, ref.path, runtime).catch(() => []);
+    releaseIdRange(usernsDir(pods), ref.uuid);
     const garbage = pods.move(ref, "garbage");
     rmSync(garbage.path, { recursive: true, force: true });
+    recordPodEvent(pods.dataDir, "pod-removed", ref.uuid, undefined, { reason: "start failed" });
     lock.release();
     throw wrap(`running pod ${ref.uuid}`, err);
   }
@@ -201,31 +240,67 @@ function writeEtcFiles(files: PodFiles, hostname: string, net: "host" | "contain
   writeFileSync(files.etc("resolv.conf"), `${resolv}\n`);
 }
 
-/** Creates the pod's empty volumes (mode and owner as asked) and checks its host volumes exist. */
+/**
+ * Creates the pod's empty volumes (mode and owner as asked; owners shifted into the pod's range
+ * with `--private-users`) and checks its host volumes exist.
+ */
 export function prepareVolumes(files: PodFiles, manifest: PodManifest): void {
+  const shift = readPodUserns(files.dir)?.base ?? 0;
   for (const v of manifest.volumes ?? []) {
     if (v.kind === "empty") {
       const dir = files.volume(v.name);
       mkdirSync(dir, { recursive: true });
       chmodSync(dir, parseInt(v.mode ?? "0755", 8));
-      chownSync(dir, v.uid ?? 0, v.gid ?? 0);
+      chownSync(dir, shift + (v.uid ?? 0), shift + (v.gid ?? 0));
     } else if (v.source === undefined || !existsSync(v.source)) {
       throw new RktError("invalid-argument", `host volume "${v.name}": source ${v.source ?? "(none)"} does not exist`, { hint: "create it, or fix --volume NAME,kind=host,source=PATH" });
     }
   }
 }
 
-function writeSupervisorPlan(files: PodFiles, manifest: PodManifest, ref: PodRef, options: RunOptions, runtime: OciRuntime, withNetworks: boolean): void {
+function writeSupervisorPlan(files: PodFiles, manifest: PodManifest, ref: PodRef, options: RunOptions, runtime: OciRuntime, withNetworks: boolean, dataDir: string): void {
   mkdirSync(join(files.dir, "supervisor"), { recursive: true });
   atomicWriteFileSync(files.supervisor("apps"), manifest.apps.map((a) => `${a.name}\n`).join(""));
   // CNI DEL needs Node (configs, results, leftover rules); everything else a shell does faster.
   // A mutable pod's apps are only known when it ends: Node's teardown lists them then.
-  const teardown = withNetworks || options.mutable === true
-    ? [...options.rktArgv, "stage1-teardown", ref.uuid]
-    : ["/bin/sh", "-c", teardownScript(ref.uuid, files.dir, runtime, manifest.apps.map((a) => a.name))];
+  // A pod with a user namespace has its apps' roots mounted below its namespace pins: Node's
+  // teardown unmounts them before the pins go. Its id range is freed after.
+  const userns = readPodUserns(files.dir) !== undefined;
+  const freeRange = userns ? `; rm -f '${idRangeRecord(join(dataDir, "userns"), ref.uuid)}'` : "";
+  const teardown = withNetworks || options.mutable === true || userns
+    ? ["/bin/sh", "-c", `"$@"; rc=$?; ${exitEventShell(dataDir, ref.uuid)}${freeRange}; exit $rc`, "sh", ...options.rktArgv, "stage1-teardown", ref.uuid]
+    : ["/bin/sh", "-c", teardownScript(ref.uuid, files.dir, runtime, manifest.apps.map((a) => a.name), [exitEventShell(dataDir, ref.uuid)])];
   writeArgv(files.supervisor("finally"), teardown);
 }
 
+
+/** Where `--private-users` ranges are allocated: `<data dir>/userns`. */
+function usernsDir(pods: PodStore): string {
+  return join(pods.dataDir, "userns");
+}
+
+/**
+ * `--private-users`: a host id range no running pod has, recorded in the pod directory (apps added
+ * later and teardown read it there), and the pod's namespaces inside a user namespace mapping it.
+ * A range counts as taken while its pod is in run/ and locked (running).
+ */
+async function podUserNamespaces(pods: PodStore, ref: PodRef, hostname: string, hostNetwork: boolean, signal: AbortSignal | undefined): Promise<PodNamespaces> {
+  const running = (uuid: string): boolean => {
+    const dir = join(pods.dataDir, "pods", "run", uuid);
+    return existsSync(dir) && FileLock.isLocked(dir);
+  };
+  const range = await allocateIdRange(usernsDir(pods), ref.uuid, running, signal);
+  atomicWriteFileSync(join(ref.path, USERNS_FILE), JSON.stringify({ base: range.base, size: range.size, hostNetwork }));
+  const ns = await createPodUserNamespaces(ref.uuid, hostname, hostNetwork, range);
+  // The generated /etc files belong to the pod's root, as they would without a user namespace.
+  for (const file of ["hosts", "resolv.conf", "hostname"]) {
+    const path = join(ref.path, "etc", file);
+    mkdirSync(join(ref.path, "etc"), { recursive: true });
+    if (!existsSync(path)) writeFileSync(path, "");
+    chownSync(path, range.base, range.base);
+  }
+  return ns;
+}
 
 /**
  * Spawns the supervisor with the pod lock as its fd 3 and lets go of it: from here the supervisor

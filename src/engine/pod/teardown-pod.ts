@@ -104,9 +104,10 @@ function removeTree(dir: string): void {
  * supervisor execs it when the apps are done, instead of starting Node a second time (~130 ms of
  * every `rkt run`, measured in bench/PODS.md). The same steps in the same order: delete the
  * runtime containers, unmount the app roots, unpin the namespaces, remove the cgroups. Whatever it
- * misses, `rkt gc` still collects with teardownPod. It exits with the pod's exit code.
+ * misses, `rkt gc` still collects with teardownPod. `beforeExit` lines run last (the events
+ * journal's `pod-exited`). It exits with the pod's exit code.
  */
-export function teardownScript(uuid: string, podDir: string, runtime: OciRuntime, apps: readonly string[]): string {
+export function teardownScript(uuid: string, podDir: string, runtime: OciRuntime, apps: readonly string[], beforeExit: readonly string[] = []): string {
   const q = (s: string): string => `'${s.replace(/'/g, "'\\''")}'`;
   const lines = ["exec >/dev/null 2>&1"];
   for (const app of apps) lines.push(runtime.deleteArgv(containerId(uuid, app)).map(q).join(" "));
@@ -115,6 +116,7 @@ export function teardownScript(uuid: string, podDir: string, runtime: OciRuntime
   lines.push(`for f in ${q(ns)}/*; do umount "$f"; done; rm -rf ${q(ns)}`);
   const cg = podCgroupParent(uuid);
   lines.push(`for h in /sys/fs/cgroup/*; do for d in "$h"${q(cg)}/* "$h"${q(cg)}; do [ -d "$d" ] && rmdir "$d"; done; done`);
+  lines.push(...beforeExit);
   lines.push('exit "${RKT_EXIT_CODE:-254}"');
   return lines.join("\n");
 }
