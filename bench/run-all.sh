@@ -21,3 +21,5 @@ echo "run-all: pull + unpack (several minutes)" >&2
 node --import tsx bench/pull.ts "$@"
 echo "run-all: mutable pods, app by app (about 2.5 minutes)" >&2
 node --import tsx bench/app.ts
+echo "run-all: API service (ListPods/ListImages/ListenEvents)" >&2
+node --import tsx bench/api.ts

@@ -64,7 +64,7 @@ export const podRunFlags = {
   hostname: stringFlag("pod's hostname (default rkt-$UUID)"),
   ipc: stringFlag("IPC namespace: auto, private, parent", "auto", ["auto", "private", "parent"]),
   interactive: boolFlag("run the app interactively, attached to this terminal (one app only)"),
-  mdsRegister: boolFlag("register the pod with the metadata service (not supported yet)", false, true),
+  mdsRegister: boolFlag("register the pod with the metadata service (rkt metadata-service); apps get AC_METADATA_URL"),
   uuidFileSave: stringFlag("write the pod's UUID to this file"),
 } as const;
 

@@ -10,6 +10,7 @@ import { RktError } from "../../lib/errors.js";
 import { containerId } from "../../pod/pod-files.js";
 import type { PodStore } from "../../pod/pod-store.js";
 import { parseFlavor, runtimeFor } from "../../stage1/stage1-flavor.js";
+import { releaseUserNamespaceApp } from "../../stage1/userns/pod-user-namespace.js";
 import { supervisedApps, supervisorRequest, type SupervisedApp } from "../../stage1/supervisor-control.js";
 import { podInfo, type AppInfo } from "../pod/pod-info.js";
 import { removeAppFiles } from "./add-app.js";
@@ -53,6 +54,7 @@ export async function removeApp(pods: PodStore, uuid: string, name: string, time
     const runtime = runtimeFor(parseFlavor(pod.options.flavor), () => undefined);
     const [bin = "runc", ...args] = runtime.deleteArgv(containerId(pod.ref.uuid, name));
     await run(bin, args).catch(() => undefined);
+    releaseUserNamespaceApp(pod.ref.uuid, name);
     removeAppFiles(pod.files.dir, name);
     return { manifest: { ...manifest, apps: manifest.apps.filter((a) => a.name !== name) }, result: undefined };
   });

@@ -61,6 +61,6 @@ export function createPreparedPod(pods: PodStore, images: ImageStore, manifest: 
 
 export async function preparePod(pods: PodStore, images: ImageStore, request: PodRequest, options: PrepareOptions): Promise<PodRef> {
   const manifest = options.manifest ?? buildPodManifest(images, request, await resolveApps(images, request, options.fetch));
-  for (const app of manifest.apps) await validateIsolators(app.app.isolators);
+  for (const app of manifest.apps) await validateIsolators(app.app.isolators, app.name);
   return createPreparedPod(pods, images, manifest, options.flavor);
 }
