@@ -215,7 +215,7 @@ test("attach to a tty app: a real terminal with its size, Ctrl-P Ctrl-Q detaches
   try {
     await sleep(500);
     first.write("[ -t 0 ] && echo TTY-$((6*7)); /bin/busybox stty size\n");
-    await waitFor("the tty check", async () => (/TTY-42/.test(first.output()) && /40 100/.test(first.output()) ? true : undefined));
+    await waitFor("the tty check", () => Promise.resolve(/TTY-42/.test(first.output()) && /40 100/.test(first.output()) ? true : undefined));
     first.write("\x10\x11");
     const code = await Promise.race([first.exited, sleep(10_000).then(() => "timeout" as const)]);
     assert.equal(code, 0, first.output());
