@@ -27,7 +27,8 @@ if (files.length === 0) {
 }
 const r = spawnSync(
   process.execPath,
-  ["--import", "tsx", "--test", "--test-concurrency=1", "--test-reporter=spec", ...files],
+  // A hung test fails after 5 minutes instead of holding the whole run (CI has a 90-minute limit).
+  ["--import", "tsx", "--test", "--test-concurrency=1", "--test-timeout=300000", "--test-reporter=spec", ...files],
   { stdio: "inherit" },
 );
 process.exit(r.status ?? 1);
