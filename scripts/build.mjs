@@ -8,7 +8,7 @@
 //   commands that need it; dist/rkt.mjs holds just what every command runs;
 // - minified, identifiers included; the linked source maps (separate .map files, read only under
 //   `--debug`, see bin/rkt) map stack traces back to src/.
-import { rmSync } from "node:fs";
+import { cpSync, rmSync } from "node:fs";
 import { build } from "esbuild";
 
 // Chunk names carry content hashes: drop the previous build's so stale ones do not pile up.
@@ -33,3 +33,8 @@ await build({
   },
   logLevel: "warning",
 });
+
+// The API service loads its .proto at run time (src/api/load-public-api.ts looks beside the bundle).
+cpSync("src/api/proto", "dist/api/proto", { recursive: true });
+// The CRI server loads its .proto files at run time (src/cri/cri-protos.ts looks beside the bundle).
+cpSync("src/cri/proto", "dist/cri/proto", { recursive: true });

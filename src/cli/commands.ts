@@ -53,6 +53,9 @@ export const commands: readonly CommandEntry[] = [
   { path: ["app", "status"], load: async () => (await import("./app/status.js")).appStatusCommand },
   { path: ["app", "exec"], load: async () => (await import("./app/exec.js")).appExecCommand },
   { path: ["attach"], load: async () => (await import("./pod/attach.js")).attachCommand },
+  { path: ["api-service"], load: async () => (await import("./api-service.js")).apiServiceCommand },
+  { path: ["metadata-service"], load: async () => (await import("./metadata-service.js")).metadataServiceCommand },
+  { path: ["cri"], load: async () => (await import("./cri.js")).criCommand },
   { path: ["version"], load: async () => (await import("./version.js")).versionCommand },
   { path: ["stage1-teardown"], load: async () => (await import("./pod/teardown.js")).teardownCommand },
 ];

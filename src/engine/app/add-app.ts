@@ -6,7 +6,7 @@
  * supervisor checks the files (`create`) before the manifest lists the app; on any failure the
  * app's mount and files are removed and the pod is unchanged.
  */
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type { InsecureOptions } from "../../config/insecure-options.js";
 import { RktError, wrap } from "../../lib/errors.js";
@@ -15,6 +15,7 @@ import { nameValueGet, type PodManifest } from "../../pod/pod-manifest.js";
 import type { PodStore } from "../../pod/pod-store.js";
 import { atomicWriteFileSync } from "../../sys/atomic-write.js";
 import { mountsUnder, unmount } from "../../sys/mounts.js";
+import type { RuntimeSpec } from "../../stage1/oci/runtime-spec-types.js";
 import { podNamespacePaths } from "../../stage1/pod-namespaces.js";
 import { parseFlavor, runtimeFor } from "../../stage1/stage1-flavor.js";
 import { supervisorRequest } from "../../stage1/supervisor-control.js";
@@ -46,6 +47,12 @@ export interface AddAppOptions {
   readonly logPath?: string | undefined;
   /** Volumes the app brings (rkt's `--mnt-volume`), added to the pod's. */
   readonly volumes?: readonly VolumeRequest[] | undefined;
+  /**
+   * Changes the app's OCI runtime config once rkt has built it, before the app is known to the
+   * supervisor (the CRI server: the kubelet's mounts, cgroup limits, sysctls, host namespaces).
+   * Its errors fail the add like any other, leaving the pod unchanged.
+   */
+  readonly adjustSpec?: ((spec: RuntimeSpec, app: string) => RuntimeSpec) | undefined;
 }
 
 /**
@@ -110,6 +117,11 @@ export async function addApp(pods: PodStore, images: ImageStore, uuid: string, r
         restartable: true,
       });
       const dir = files.app(app.name);
+      if (options.adjustSpec !== undefined) {
+        const config = files.appFile(app.name, "config.json");
+        const spec = JSON.parse(readFileSync(config, "utf8")) as RuntimeSpec;
+        atomicWriteFileSync(config, JSON.stringify(options.adjustSpec(spec, app.name), null, 2));
+      }
       atomicWriteFileSync(join(dir, "restart"), restartLine(options.restart));
       atomicWriteFileSync(join(dir, "stdin"), options.stdin === undefined ? "null" : options.stdin === "stream-once" ? "stream once" : options.stdin);
       if (options.logPath !== undefined) atomicWriteFileSync(join(dir, "log-path"), options.logPath);

@@ -15,14 +15,16 @@
 import { RktError, wrap } from "../../lib/errors.js";
 import type { AuthConfig } from "../../config/auth-config.js";
 import type { InsecureOptions } from "../../config/insecure-options.js";
+import type { RegistryMirror } from "../../config/registry-mirrors.js";
 import type { Platform } from "../../image/formats/descriptor.js";
 import { classifyImageArgument, type ImageArgument } from "../../image/image-argument.js";
 import type { ImageSource } from "../../image/fetch/image-source.js";
 import type { PullProgress, ResolvedManifest } from "../../image/fetch/pull-image.js";
-import { parseDockerReference } from "../../image/reference.js";
+import { DOCKER_HUB_REGISTRY, parseDockerReference } from "../../image/reference.js";
 import type { ImageRecord } from "../../image/store/image-record.js";
 import type { ImageStore } from "../../image/store/image-store.js";
 import { findImage, tryFindImage } from "./find-image.js";
+import { recordEvent } from "../../events/event-journal.js";
 
 export type { PullProgress };
 export type PullPolicy = "new" | "update" | "never";
@@ -48,6 +50,8 @@ export interface FetchOptions {
   readonly onProgress?: (p: PullProgress) => void;
   readonly signal?: AbortSignal;
   readonly userAgent?: string;
+  /** Registry mirrors (registries.d): tried in order before the registry itself. */
+  readonly mirrors?: readonly RegistryMirror[] | undefined;
 }
 
 /** Fetches one image and returns its record. */
@@ -149,14 +153,26 @@ function requireUnsigned(insecure: InsecureOptions, why: string): void {
 
 async function registrySource(text: string, options: FetchOptions): Promise<ImageSource> {
   const ref = parseDockerReference(text);
-  const { RegistrySource } = await import("../../image/fetch/registry/registry-source.js");
-  return new RegistrySource(ref, {
+  const clientOptions = {
     insecureHttp: options.insecure.has("http"),
     insecureTls: options.insecure.has("tls"),
-    credentials: (registry) => options.auth.dockerCredentials(registry),
+    credentials: (registry: string) => options.auth.dockerCredentials(registry),
     userAgent: options.userAgent ?? "rkt",
     ...(options.signal === undefined ? {} : { signal: options.signal }),
-  });
+  };
+  const mirrors = (options.mirrors ?? []).filter((m) => sameRegistry(m.registry, ref.registry));
+  if (mirrors.length > 0) {
+    const { MirroredRegistrySource } = await import("../../image/fetch/registry/mirrored-registry-source.js");
+    return new MirroredRegistrySource(ref, [...mirrors, { host: ref.registry, pathPrefix: "", insecure: false }], clientOptions);
+  }
+  const { RegistrySource } = await import("../../image/fetch/registry/registry-source.js");
+  return new RegistrySource(ref, clientOptions);
+}
+
+/** Registry names as configuration writes them: Docker Hub has three. */
+function sameRegistry(configured: string, registry: string): boolean {
+  const hub = (r: string): string => (r === "docker.io" || r === "index.docker.io" ? DOCKER_HUB_REGISTRY : r);
+  return hub(configured.toLowerCase()) === hub(registry.toLowerCase());
 }
 
 async function openLayout(path: string, tag: string | undefined, label: string): Promise<ImageSource> {
@@ -201,6 +217,7 @@ async function fetchFromSource(store: ImageStore, open: () => Promise<ImageSourc
           ...(options.signal === undefined ? {} : { signal: options.signal }),
           ...(options.platform === undefined ? {} : { platform: options.platform }),
         });
+        recordEvent(store.paths.dataDir, "image-imported", record.id, source.name);
       }
       store.setRef(source.name, record.id);
       return record;

@@ -130,6 +130,13 @@ export function parseNetworkConfig(bytes: string, format: "conf" | "conflist", s
 export interface LoadNetworkConfigsOptions extends BuiltinNetworkOptions {
   /** rkt's local configuration directory (default `/etc/rkt`); networks are in its `net.d`. */
   readonly localConfig?: string;
+  /**
+   * Read the files of this directory instead of `<localConfig>/net.d` (the CRI server: the
+   * kubelet's `/etc/cni/net.d`).
+   */
+  readonly netDir?: string;
+  /** Add the built-in `default` and `default-restricted` networks (default true). */
+  readonly builtins?: boolean;
 }
 
 /**
@@ -146,7 +153,7 @@ export interface LoadNetworkConfigsOptions extends BuiltinNetworkOptions {
  * networks.map((n) => n.name); // ["lan", "default", "default-restricted"]
  */
 export async function loadNetworkConfigs(options: LoadNetworkConfigsOptions = {}): Promise<readonly NetworkConfig[]> {
-  const dir = join(options.localConfig ?? DEFAULT_LOCAL_CONFIG, "net.d");
+  const dir = options.netDir ?? join(options.localConfig ?? DEFAULT_LOCAL_CONFIG, "net.d");
   let entries: { name: string; isFile: boolean }[];
   try {
     entries = (await readdir(dir, { withFileTypes: true })).map((e) => ({ name: e.name, isFile: e.isFile() || e.isSymbolicLink() }));
@@ -186,6 +193,7 @@ export async function loadNetworkConfigs(options: LoadNetworkConfigsOptions = {}
     byName.set(net.name, net);
     networks.push(net);
   }
+  if (options.builtins === false) return networks;
   const builtins = builtinNetworkConfigs(options);
   for (const name of [DEFAULT_NETWORK, DEFAULT_RESTRICTED_NETWORK] as const) {
     if (!byName.has(name)) networks.push(parseNetworkConfig(builtins[name], "conf", `builtin:${name}`, true));
