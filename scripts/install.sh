@@ -15,7 +15,7 @@ packages=(
   # tests and interop: a real registry, third-party image producers, gpg, TLS material
   docker-registry skopeo umoci buildah gnupg openssl busybox-static nginx redis-server
   # benchmark peers
-  podman hyperfine time
+  podman hyperfine time containerd
 )
 missing=()
 for p in "${packages[@]}"; do
