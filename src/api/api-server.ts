@@ -22,7 +22,7 @@ import { PodStore } from "../pod/pod-store.js";
 import type { ApiContext } from "./api-context.js";
 import { EventHub } from "./event-hub.js";
 import { listenEvents } from "./events-rpc.js";
-import { toServiceError } from "./grpc-status.js";
+import { toServiceError } from "../lib/grpc-status.js";
 import { ImageCatalog } from "./image-view.js";
 import { inspectImage, listImages } from "./images-rpc.js";
 import { loadPublicApi } from "./load-public-api.js";

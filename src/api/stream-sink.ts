@@ -14,7 +14,7 @@
  */
 import type { ServerWritableStream } from "@grpc/grpc-js";
 import { RktError } from "../lib/errors.js";
-import { toServiceError } from "./grpc-status.js";
+import { toServiceError } from "../lib/grpc-status.js";
 
 /** Messages that may wait for a slow client before it is cut off. */
 export const MAX_QUEUED = 1000;

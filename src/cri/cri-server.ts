@@ -16,7 +16,7 @@ import { containerHandlers } from "./container.js";
 import type { CriHandlers } from "./cri-handlers.js";
 import { loadCriServices, type CriVersion } from "./cri-protos.js";
 import { execHandlers } from "./exec.js";
-import { toServiceError } from "./grpc-status.js";
+import { toServiceError } from "../lib/grpc-status.js";
 import { AuthorityFixingSocket } from "./unix-authority.js";
 import { imageHandlers } from "./image.js";
 import { runtimeStatusHandlers } from "./runtime-status.js";

@@ -11,7 +11,7 @@ import { requireSandbox } from "../engine/cri-support/cri-sandbox.js";
 import { execSync } from "../engine/cri-support/exec-sync.js";
 import { RktError } from "../lib/errors.js";
 import type { CriHandlers } from "./cri-handlers.js";
-import { WireStatus } from "./grpc-status.js";
+import { WireStatus } from "../lib/grpc-status.js";
 import type { StreamingPort } from "./streaming-port.js";
 
 interface StreamFlags {

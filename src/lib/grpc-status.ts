@@ -1,10 +1,11 @@
 /**
  * The one place where rkt's errors become gRPC statuses (STYLE.md: errors are translated only at
- * the wire). Every RktError kind has its code; anything else is a bug and goes out as INTERNAL.
- * The message keeps rkt's text (what failed and why) and its hint.
+ * the wire), for both gRPC front ends (the CRI server and the API service). Every RktError kind has
+ * its code; anything else is a bug and goes out as INTERNAL. The message keeps rkt's text (what
+ * failed and why) and its hint.
  */
-import { status, type ServiceError } from "@grpc/grpc-js";
-import { describe, RktError, type ErrorKind } from "../lib/errors.js";
+import { Metadata, status, type ServiceError } from "@grpc/grpc-js";
+import { describe, RktError, type ErrorKind } from "./errors.js";
 
 const CODES: Readonly<Record<ErrorKind, status>> = {
   "not-found": status.NOT_FOUND,
@@ -40,11 +41,11 @@ export class WireStatus extends Error {
  * callback(toServiceError(new RktError("not-found", "no pod sandbox \"x\"")), null); // NOT_FOUND
  */
 export function toServiceError(err: unknown): Partial<ServiceError> & { code: status; details: string } {
-  if (err instanceof WireStatus) return { code: err.code, details: err.message, message: err.message };
+  if (err instanceof WireStatus) return { code: err.code, details: err.message, message: err.message, metadata: new Metadata() };
   if (err instanceof RktError) {
-    const details = err.hint === undefined ? err.message : `${err.message} (${err.hint})`;
-    return { code: CODES[err.kind], details, message: details };
+    const details = err.hint === undefined ? err.message : `${err.message} (hint: ${err.hint})`;
+    return { code: CODES[err.kind], details, message: details, metadata: new Metadata() };
   }
   const details = `internal error: ${describe(err)}`;
-  return { code: status.INTERNAL, details, message: details };
+  return { code: status.INTERNAL, details, message: details, metadata: new Metadata() };
 }
