@@ -6,7 +6,7 @@
  * supervisor checks the files (`create`) before the manifest lists the app; on any failure the
  * app's mount and files are removed and the pod is unchanged.
  */
-import { existsSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { InsecureOptions } from "../../config/insecure-options.js";
 import { RktError, wrap } from "../../lib/errors.js";
@@ -14,7 +14,6 @@ import type { ImageStore } from "../../image/store/image-store.js";
 import { nameValueGet, type PodManifest } from "../../pod/pod-manifest.js";
 import type { PodStore } from "../../pod/pod-store.js";
 import { atomicWriteFileSync } from "../../sys/atomic-write.js";
-import { mountsUnder, unmount } from "../../sys/mounts.js";
 import type { RuntimeSpec } from "../../stage1/oci/runtime-spec-types.js";
 import { podNamespacePaths } from "../../stage1/pod-namespaces.js";
 import { parseFlavor, runtimeFor } from "../../stage1/stage1-flavor.js";
@@ -25,7 +24,8 @@ import type { AppRequest, VolumeRequest } from "../pod/app-request.js";
 import { buildPodManifest, DOCKER_VOLUME_ANNOTATION } from "../pod/build-pod-manifest.js";
 import { prepareApp } from "../pod/prepare-app.js";
 import { prepareVolumes } from "../pod/run-pod.js";
-import { openMutablePod, withManifest } from "./mutable-pod.js";
+import { openMutablePod, removeAppFiles, withManifest } from "./mutable-pod.js";
+
 
 /** When the supervisor starts an app again after it exited. */
 export interface RestartPolicy {
@@ -134,19 +134,6 @@ export async function addApp(pods: PodStore, images: ImageStore, uuid: string, r
   });
 }
 
-/** Unmounts and deletes what prepareApp made for `name` (its rootfs mount, app and overlay dirs). */
-export function removeAppFiles(podDir: string, name: string): void {
-  const appDir = join(podDir, "apps", name);
-  for (const point of mountsUnder(appDir)) {
-    try {
-      unmount(point);
-    } catch {
-      // already gone
-    }
-  }
-  if (existsSync(appDir)) rmSync(appDir, { recursive: true, force: true });
-  rmSync(join(podDir, "overlay", name), { recursive: true, force: true });
-}
 
 function restartLine(r: RestartPolicy | undefined): string {
   if (r === undefined) return "never";

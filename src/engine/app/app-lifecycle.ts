@@ -13,8 +13,7 @@ import { parseFlavor, runtimeFor } from "../../stage1/stage1-flavor.js";
 import { releaseUserNamespaceApp } from "../../stage1/userns/pod-user-namespace.js";
 import { supervisedApps, supervisorRequest, type SupervisedApp } from "../../stage1/supervisor-control.js";
 import { podInfo, type AppInfo } from "../pod/pod-info.js";
-import { removeAppFiles } from "./add-app.js";
-import { openMutablePod, requireApp, withManifest } from "./mutable-pod.js";
+import { openMutablePod, removeAppFiles, requireApp, withManifest } from "./mutable-pod.js";
 
 const run = promisify(execFile);
 

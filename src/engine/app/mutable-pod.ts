@@ -11,7 +11,7 @@
  * const name = await addApp(pods, images, uuid, { image: "localhost/busybox:latest", exec: "/bin/sleep", args: ["600"] }, { insecure });
  * await startApp(pods, uuid, name);
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { RktError } from "../../lib/errors.js";
 import * as z from "../../lib/schema.js";
@@ -20,6 +20,7 @@ import { PodFiles } from "../../pod/pod-files.js";
 import type { PodManifest } from "../../pod/pod-manifest.js";
 import type { PodRef, PodStore } from "../../pod/pod-store.js";
 import { FileLock } from "../../sys/file-lock.js";
+import { mountsUnder, unmount } from "../../sys/mounts.js";
 
 /** What `rkt run` recorded about how the pod runs (run-options.json), as far as apps care. */
 export interface MutablePodOptions {
@@ -82,4 +83,18 @@ export function requireApp(manifest: PodManifest, uuid: string, name: string): v
     const names = manifest.apps.map((a) => a.name);
     throw new RktError("not-found", `pod "${uuid}" has no app "${name}"`, { hint: names.length > 0 ? `apps: ${names.join(", ")}` : "the pod has no apps yet: add one with `rkt app add`" });
   }
+}
+
+/** Unmounts and deletes what prepareApp made for `name` (its rootfs mount, app and overlay dirs). */
+export function removeAppFiles(podDir: string, name: string): void {
+  const appDir = join(podDir, "apps", name);
+  for (const point of mountsUnder(appDir)) {
+    try {
+      unmount(point);
+    } catch {
+      // already gone
+    }
+  }
+  if (existsSync(appDir)) rmSync(appDir, { recursive: true, force: true });
+  rmSync(join(podDir, "overlay", name), { recursive: true, force: true });
 }
